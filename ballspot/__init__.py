@@ -1,0 +1,1 @@
+"""ballspot: ball action spotting in soccer broadcast video."""

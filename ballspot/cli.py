@@ -1,0 +1,50 @@
+"""The ``ballspot`` command line: the same library functions the DVC stages call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ballspot.errors import BallspotError
+
+
+def _bench_decode(args: argparse.Namespace) -> None:
+    from ballspot.bench import bench_decode
+
+    bench_decode(args.video, clips=args.clips, clip_frames=args.clip_frames, step=args.step,
+                 backend=args.backend, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="ballspot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    bench = commands.add_parser("bench", help="speed benchmarks (ratios measured in one run)")
+    benches = bench.add_subparsers(dest="bench", required=True)
+    decode = benches.add_parser("decode", help="loader clips/s next to raw sequential decode")
+    decode.add_argument("video", nargs="?", default=None,
+                        help="video file (default: a generated 720p H.264 file with a 250-frame GOP)")
+    decode.add_argument("--clips", type=int, default=100, help="random clips to fetch")
+    decode.add_argument("--clip-frames", type=int, default=15, help="sampled frames per clip")
+    decode.add_argument("--step", type=int, default=2, help="source-frame step inside a clip")
+    decode.add_argument("--backend", default="auto", help="auto, pyav, opencv or nvdec")
+    decode.add_argument("--seed", type=int, default=0, help="seed of the random clip positions")
+    decode.set_defaults(func=_bench_decode)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; a :class:`BallspotError` becomes one line on stderr and exit code 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except BallspotError as exc:
+        print(f"ballspot: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
