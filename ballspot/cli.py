@@ -25,13 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     benches = bench.add_subparsers(dest="bench", required=True)
     decode = benches.add_parser("decode", help="loader clips/s next to raw sequential decode")
     decode.add_argument("video", nargs="?", default=None,
-                        help="video file (default: a generated 720p H.264 file with a 250-frame GOP)")
+                        help="video (default: a generated 720p H.264 file, 250-frame GOP)")
     decode.add_argument("--clips", type=int, default=100, help="random clips to fetch")
     decode.add_argument("--clip-frames", type=int, default=15, help="sampled frames per clip")
     decode.add_argument("--step", type=int, default=2, help="source-frame step inside a clip")
     decode.add_argument("--backend", default="auto", help="auto, pyav, opencv or nvdec")
     decode.add_argument("--seed", type=int, default=0, help="seed of the random clip positions")
     decode.set_defaults(func=_bench_decode)
+
+    from ballspot.metric import register as register_evaluate
+
+    register_evaluate(commands)
     return parser
 
 

@@ -83,7 +83,8 @@ def _parse_annotation(
     try:
         position = float(item["position"])
     except (TypeError, ValueError):
-        raise BallspotError(path, f"{where} has a non-numeric position {item['position']!r}") from None
+        problem = f"{where} has a non-numeric position {item['position']!r}"
+        raise BallspotError(path, problem) from None
     if position < 0:
         raise BallspotError(path, f"{where} has a negative position {position:g}")
     visibility = str(item.get("visibility", "visible"))
@@ -124,6 +125,16 @@ def write_labels(
     write_json(path, {"UrlLocal": game, "UrlYoutube": "", "annotations": items})
 
 
+def _folds(folds: Any) -> tuple[tuple[str, ...], ...]:
+    """Folds as a tuple of game tuples, from a list or a ``{fold index: games}`` mapping."""
+    if isinstance(folds, Mapping):
+        keys = sorted(int(k) for k in folds)
+        if keys != list(range(len(keys))):
+            raise BallspotError("params.yaml", f"fold keys must be 0..{len(keys) - 1}, got {keys}")
+        folds = [folds[k] if k in folds else folds[str(k)] for k in keys]
+    return tuple(tuple(games) for games in folds)
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """Where a SoccerNet-format dataset lives and how its games are split (from params)."""
@@ -151,7 +162,7 @@ class DatasetSpec:
             halves=tuple(int(h) for h in params.get("halves", (1, 2))),
             resolution=str(params.get("resolution", "224p")),
             video_pattern=str(params.get("video_pattern", "{half}_{resolution}")),
-            folds=tuple(tuple(f) for f in params.get("folds", ())),
+            folds=_folds(params.get("folds", ())),
             test_folds=tuple(int(f) for f in params.get("test_folds", ())),
             challenge=tuple(params.get("challenge", ())),
             fps=float(params.get("fps", FPS)),
@@ -208,11 +219,13 @@ class HalfVideo:
     annotations: list[Annotation] = field(default_factory=list)
 
 
-def load_game(spec: DatasetSpec, game: str, labelled: bool = True) -> list[HalfVideo]:
+def load_game(
+    spec: DatasetSpec, game: str, labelled: bool = True, any_class: bool = False,
+) -> list[HalfVideo]:
     """Open and check one game: every half's video and (if ``labelled``) its labels.
 
     Raises :class:`BallspotError` on a missing game folder, a missing half, a bad video,
-    bad labels, or a label past the end of its video.
+    bad labels (an unknown class unless ``any_class``), or a label past the end of its video.
     """
     from ballspot.video import probe_video
 
@@ -221,7 +234,8 @@ def load_game(spec: DatasetSpec, game: str, labelled: bool = True) -> list[HalfV
         raise BallspotError(game_dir, "game folder not found")
     annotations: list[Annotation] = []
     if labelled:
-        annotations = read_labels(spec.label_path(game), spec.classes, spec.halves, spec.fps)
+        classes = None if any_class else spec.classes
+        annotations = read_labels(spec.label_path(game), classes, spec.halves, spec.fps)
     halves = []
     for half in spec.halves:
         path = spec.find_video(game, half)

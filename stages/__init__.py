@@ -1,0 +1,1 @@
+"""DVC stages: one thin module each (parse arguments, load params, call ballspot)."""

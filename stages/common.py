@@ -1,0 +1,30 @@
+"""What every stage module shares: argument parsing, params loading, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from ballspot.errors import BallspotError
+from ballspot.params import load_params
+
+
+def run_stage(
+    main: Callable[[argparse.Namespace], None], description: str | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """Parse ``--params`` into ``args.params_data`` and run ``main``; exit 1 on bad input."""
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="params file")
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args()
+    try:
+        args.params_data = load_params(args.params)
+        main(args)
+    except BallspotError as exc:
+        print(f"ballspot: error: {exc}", file=sys.stderr)
+        sys.exit(1)
