@@ -7,8 +7,8 @@ from pathlib import Path
 from types import TracebackType
 
 import av
-from av.codec.context import Flags
 import numpy as np
+from av.codec.context import Flags
 
 from ballspot.atomic import atomic_path
 
