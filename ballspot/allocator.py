@@ -17,7 +17,7 @@ _M_MMAP_MAX = -4
 
 @functools.cache
 def tune_allocator() -> bool:
-    """Apply ``MALLOC_MMAP_MAX_=0`` and a huge ``MALLOC_TRIM_THRESHOLD_`` at run time (glibc only)."""
+    """Set ``MALLOC_MMAP_MAX_=0`` and a huge ``MALLOC_TRIM_THRESHOLD_`` at run time (glibc)."""
     name = ctypes.util.find_library("c")
     if name is None:
         return False

@@ -31,19 +31,29 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory beside ``target``; it replaces ``target`` only on success."""
+    """Yield a temporary directory beside ``target``; it replaces ``target`` only on success.
+
+    On failure the temporary directory and any parent folders created for it are removed.
+    """
     target = Path(target)
+    created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    ok = False
     try:
         yield tmp
         os.chmod(tmp, 0o755)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
+        ok = True
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+        if not ok:
+            for parent in created:  # innermost first
+                if parent.exists() and not any(parent.iterdir()):
+                    parent.rmdir()
 
 
 def write_text(target: str | Path, text: str) -> None:

@@ -16,6 +16,14 @@ def _bench_decode(args: argparse.Namespace) -> None:
                  backend=args.backend, seed=args.seed)
 
 
+def _bench_predict(args: argparse.Namespace) -> None:
+    from ballspot.bench_predict import bench_predict
+
+    bench_predict(width=args.width, height=args.height, num_frames=args.frames,
+                  frame_stack_size=args.frame_stack_size, tta=args.tta,
+                  batch_frames=args.batch_frames, device=args.device, threads=args.threads)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="ballspot", description=__doc__)
@@ -32,6 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--backend", default="auto", help="auto, pyav, opencv or nvdec")
     decode.add_argument("--seed", type=int, default=0, help="seed of the random clip positions")
     decode.set_defaults(func=_bench_decode)
+    predict = benches.add_parser(
+        "predict", help="cached vs naive predictor frames/s and the theoretical speed-up")
+    predict.add_argument("--width", type=int, default=160)
+    predict.add_argument("--height", type=int, default=96)
+    predict.add_argument("--frames", type=int, default=120, help="video length in frames")
+    predict.add_argument("--frame-stack-size", type=int, default=15)
+    predict.add_argument("--batch-frames", type=int, default=16)
+    predict.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
+    predict.add_argument("--device", default="cpu")
+    predict.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    predict.set_defaults(func=_bench_predict)
 
     from ballspot.metric import register as register_evaluate
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ballspot.allocator import tune_allocator
 from ballspot.atomic import atomic_dir, write_json
 from ballspot.model import ModelConfig
 from ballspot.postprocess import (
@@ -68,6 +69,7 @@ def predict_games(model_dir: str | Path, spec: DatasetSpec, games: Sequence[str]
     from ballspot.training import load_model_dir
     from ballspot.video import open_fetcher
 
+    tune_allocator()
     device = predict.get("device", "auto")
     device = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
                           else "cpu" if device == "auto" else device)

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from ballspot.allocator import tune_allocator
 from ballspot.atomic import atomic_path, write_text
 from ballspot.errors import BallspotError
 from ballspot.frames import pad_normalize
@@ -139,6 +140,11 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.sampler)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Open decoders are per process: a worker opens its own (FFmpeg threads do not survive
+        # being copied into another process).
+        return {**self.__dict__, "_fetchers": {}}
+
     def __getitem__(self, key: tuple[int, int] | int) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(self.sampler, TrainSampler):
             video, indexes = self.sampler.sample(*key)
@@ -201,9 +207,12 @@ def load_model_dir(model_dir: str | Path, device: str | torch.device = "cpu"
 def _build_loader(dataset: ClipDataset, batch_size: int, config: TrainConfig,
                   sampler: Sampler | None) -> DataLoader:
     workers = config.num_workers
+    # spawn, not fork: a forked copy of a process that already runs torch and FFmpeg threads
+    # can deadlock; the workers persist, so the start-up cost is paid once per run.
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
         worker_init_fn=_worker_init if workers else None, persistent_workers=workers > 0,
+        multiprocessing_context="spawn" if workers else None,
         timeout=config.loader_timeout if workers else 0, drop_last=False,
     )
 
@@ -230,6 +239,7 @@ def train_model(
     """
     from ballspot.augment import Augmentations, augmentation_seed
 
+    tune_allocator()
     out_dir, checkpoint_dir = Path(out_dir), Path(checkpoint_dir)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)

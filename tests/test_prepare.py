@@ -1,0 +1,122 @@
+"""The data stage: bad input gives one line naming the file, exit 1 and no partial output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, tiny_params, write_params
+
+from ballspot.errors import BallspotError
+from ballspot.prepare import dataset_specs
+from ballspot.soccernet import load_game
+
+
+def _stage(workdir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "stages.data"], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture()
+def game(tiny_data: Path, tmp_path: Path) -> tuple:
+    """A writable copy of the tiny dataset; returns (spec, game name)."""
+    shutil.copytree(tiny_data / "data", tmp_path / "data")
+    spec, _ = dataset_specs(tiny_params())
+    spec = type(spec)(**{**spec.__dict__, "root": tmp_path / "data/soccernet"})
+    return spec, spec.labelled_games[0]
+
+
+def test_the_tiny_dataset_loads(game: tuple) -> None:
+    spec, name = game
+    halves = load_game(spec, name)
+    assert [h.half for h in halves] == [1, 2]
+    assert all(h.num_frames == 125 and h.fps == 25.0 for h in halves)
+
+
+def _labels(spec, name) -> tuple[Path, dict]:
+    path = spec.label_path(name)
+    return path, json.loads(path.read_text())
+
+
+def test_missing_half_video(game: tuple) -> None:
+    spec, name = game
+    spec.find_video(name, 2).unlink()
+    with pytest.raises(BallspotError, match="video of half 2 not found") as info:
+        load_game(spec, name)
+    assert name in str(info.value)
+
+
+def test_zero_byte_video(game: tuple) -> None:
+    spec, name = game
+    path = spec.find_video(name, 1)
+    path.write_bytes(b"")
+    with pytest.raises(BallspotError, match="empty") as info:
+        load_game(spec, name)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_video(game: tuple) -> None:
+    spec, name = game
+    path = spec.find_video(name, 1)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])
+    with pytest.raises(BallspotError) as info:
+        load_game(spec, name)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_label_past_the_end_of_its_video(game: tuple) -> None:
+    spec, name = game
+    path, labels = _labels(spec, name)
+    labels["annotations"][0].update(gameTime="1 - 00:06", position="6000")
+    path.write_text(json.dumps(labels))
+    with pytest.raises(BallspotError, match=r"past the end of half 1 \(125 frames"):
+        load_game(spec, name)
+
+
+def test_unknown_class(game: tuple) -> None:
+    spec, name = game
+    path, labels = _labels(spec, name)
+    labels["annotations"][0]["label"] = "HEADER"
+    path.write_text(json.dumps(labels))
+    with pytest.raises(BallspotError, match="unknown class 'HEADER'") as info:
+        load_game(spec, name)
+    assert str(path) in str(info.value)
+
+
+def test_malformed_labels(game: tuple) -> None:
+    spec, name = game
+    spec.label_path(name).write_text("{oops")
+    with pytest.raises(BallspotError, match="malformed labels JSON"):
+        load_game(spec, name)
+
+
+def test_data_stage_with_a_missing_password_fails_in_one_line_without_output(
+    tmp_path: Path,
+) -> None:
+    params = tiny_params()
+    params["data"]["source"] = "soccernet"
+    write_params(tmp_path, params)
+    env = {k: v for k, v in os.environ.items() if k != "SOCCERNET_PASSWORD"}
+    env["SOCCERNET_PASSWORD"] = ""
+    result = _stage(tmp_path, env)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "SOCCERNET_PASSWORD" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_data_stage_with_an_unknown_class_fails_without_output(tmp_path: Path) -> None:
+    params = tiny_params()
+    params["dataset"]["classes"] = ["PASS", "HEADER"]
+    write_params(tmp_path, params)
+    result = _stage(tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ballspot: error:") and "HEADER" in result.stderr
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
