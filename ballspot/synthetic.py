@@ -983,6 +983,19 @@ def _check_games(spec: DatasetSpec, games: Sequence[str]) -> None:
             raise BallspotError(spec.task_dir / game, "game name must be league/season/game")
 
 
+def _write_half(spec: DatasetSpec, game: str, half: int, config: SyntheticConfig, fps: int,
+                summary: dict[str, Any], progress: Callable[[int], object],
+                action: bool = False) -> Track:
+    """Simulate, render and encode one half into the dataset; count its frames and bytes."""
+    track = simulate_half(config, game, half, fps, action=action)
+    scene = make_scene(config, game, half)
+    path = spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}"
+    summary["bytes"] += _write_video(path, track, scene, config, config.width, config.height,
+                                     progress)
+    summary["frames"] += track.num_frames
+    return track
+
+
 def generate_ball_dataset(spec: DatasetSpec, hidden_labels_dir: str | Path,
                           config: SyntheticConfig, progress: bool = True) -> dict[str, Any]:
     """Write the ball dataset: labelled fold games, and challenge games with hidden labels.
@@ -1010,12 +1023,7 @@ def generate_ball_dataset(spec: DatasetSpec, hidden_labels_dir: str | Path,
         for game in labelled + hidden:
             annotations = []
             for half in spec.halves:
-                track = simulate_half(config, game, half, fps)
-                scene = make_scene(config, game, half)
-                path = spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}"
-                summary["bytes"] += _write_video(path, track, scene, config, config.width,
-                                                 config.height, bar.update)
-                summary["frames"] += track.num_frames
+                track = _write_half(spec, game, half, config, fps, summary, bar.update)
                 for ev in track.events:
                     if ev.label in spec.classes:
                         side = "left" if ev.team == track.left_team else "right"
@@ -1053,12 +1061,8 @@ def generate_action_dataset(spec: DatasetSpec, games: Sequence[str], config: Syn
         for game in games:
             annotations = []
             for half in spec.halves:
-                track = simulate_half(config, game, half, fps, action=True)
-                scene = make_scene(config, game, half)
-                path = spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}"
-                summary["bytes"] += _write_video(path, track, scene, config, config.width,
-                                                 config.height, bar.update)
-                summary["frames"] += track.num_frames
+                track = _write_half(spec, game, half, config, fps, summary, bar.update,
+                                    action=True)
                 for ev in track.events:
                     if ev.label in classes:
                         annotations.append(Annotation(half, ev.frame, ev.label,

@@ -45,13 +45,7 @@ def expected_params(config: ModelConfig) -> int:
     return (count(backbone) + projection_2d + config.num_3d_blocks * block + projection_3d + head)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine spinning OpenMP threads are 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
