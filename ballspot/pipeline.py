@@ -66,13 +66,11 @@ def predict_games(model_dir: str | Path, spec: DatasetSpec, games: Sequence[str]
     import torch
 
     from ballspot.predictor import CachedPredictor, predict_video
-    from ballspot.training import load_model_dir
+    from ballspot.training import load_model_dir, resolve_device
     from ballspot.video import open_fetcher
 
     tune_allocator()
-    device = predict.get("device", "auto")
-    device = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
-                          else "cpu" if device == "auto" else device)
+    device = resolve_device(predict.get("device", "auto"))
     if predict.get("torch_threads"):
         torch.set_num_threads(int(predict["torch_threads"]))
     model, resolved = load_model_dir(model_dir, device)

@@ -36,6 +36,7 @@ from ballspot.model import (
     load_transfer_weights,
 )
 from ballspot.optim import ModelEma, build_optimizer, focal_loss, lr_factor, scaled_lr
+from ballspot.plots import plot_training_curves
 from ballspot.sampling import (
     FrameIndexShaker,
     StackIndexes,
@@ -100,9 +101,14 @@ class TrainConfig:
         return cls(**values)
 
     def resolved_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return resolve_device(self.device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when available, else the CPU; anything else is a torch device name."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -363,6 +369,8 @@ def train_model(
     save_model_dir(out_dir, ema.module, resolved)
     if live is not None:
         live.end()
+        plot_training_curves(history, Path(live_dir) / "curves.png",
+                             f"{resolved.get('stage', '')} fold {resolved.get('fold', '')}")
     checkpoint_path.unlink(missing_ok=True)
     return metrics
 

@@ -84,6 +84,7 @@ def test_model_directory_describes_itself(workdir: Path) -> None:
     live = workdir / "models/full-live"
     assert (live / "metrics.json").is_file()
     assert (live / "plots/metrics/train_loss.tsv").is_file()
+    assert (live / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_average_precision_matches_hand_computation() -> None:
