@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ballspot.errors import BallspotError
+from ballspot.errors import BallspotError, print_error
 
 
 def _bench_decode(args: argparse.Namespace) -> None:
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.func(args)
     except BallspotError as exc:
-        print(f"ballspot: error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 1
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -12,3 +13,8 @@ class BallspotError(Exception):
         self.path = None if path is None else str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+def print_error(exc: BallspotError) -> None:
+    """The one line every entry point (CLI, DVC stage) prints for a user error, on stderr."""
+    print(f"ballspot: error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ballspot.errors import BallspotError
+from ballspot.errors import BallspotError, print_error
 from ballspot.params import load_params
 
 
@@ -26,5 +26,5 @@ def run_stage(
         args.params_data = load_params(args.params)
         main(args)
     except BallspotError as exc:
-        print(f"ballspot: error: {exc}", file=sys.stderr)
+        print_error(exc)
         sys.exit(1)
