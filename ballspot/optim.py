@@ -37,10 +37,16 @@ class ModelEma(nn.Module):
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """ema = decay·ema + (1 − decay)·live, entry by entry (integer buffers are copied)."""
+        """ema = decay·ema + (1 − decay)·live, entry by entry (integer buffers are copied).
+
+        An entry equal to the live one is left alone: the average of equal values is that value,
+        and skipping keeps a frozen encoder bit-identical instead of drifting by rounding.
+        """
         live = model.state_dict()
         for key, ema_value in self.module.state_dict().items():
             value = live[key].to(ema_value.device)
+            if torch.equal(ema_value, value):
+                continue
             if ema_value.dtype.is_floating_point:
                 ema_value.mul_(self.decay).add_(value, alpha=1 - self.decay)
             else:

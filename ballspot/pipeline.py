@@ -5,6 +5,7 @@ Stage modules (``stages/``) and the CLI call these functions; paths come from th
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ from ballspot.soccernet import DatasetSpec, HalfVideo, load_game
 
 RAW_PREDICTIONS = "{half}_raw_predictions.npz"
 RESULTS_FILE = "results_spotting.json"
+CARD = "Card"
+CARD_LABELS = ("Yellow card", "Red card", "Yellow->red card")
 
 
 def load_videos(spec: DatasetSpec, games: Sequence[str], labelled: bool = True
@@ -43,20 +46,87 @@ def model_config(params: Mapping[str, Any], stage: Mapping[str, Any], num_classe
                                    "params.yaml")
 
 
-def train_fold(params: Mapping[str, Any], stage: str, fold: int, out_dir: str | Path,
-               live_dir: str | Path, checkpoint_dir: str | Path, progress: bool = True
-               ) -> dict[str, Any]:
-    """Train stage ``stage`` (a params block) on every fold but ``fold``; validate on ``fold``."""
-    from ballspot.training import TrainConfig, train_model
+def train_fold(params: Mapping[str, Any], stage: str, fold: int | None, out_dir: str | Path,
+               live_dir: str | Path, checkpoint_dir: str | Path, init: str | Path | None = None,
+               oof: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train stage ``stage`` (a params block) on every fold but ``fold``; validate on ``fold``.
 
-    spec = DatasetSpec.from_params(params["dataset"])
+    ``fold`` None trains the action pre-training stage on ``action_dataset`` (§8.8). ``init`` is a
+    model directory to start from (tensors whose shape differs keep their fresh initialisation,
+    §7.6); ``oof`` a folder of ``fold_<k>/<game>/<half>_raw_predictions.npz`` out-of-fold
+    predictions that steer hard-negative sampling (§4.4 step 4).
+    """
+    from ballspot.training import TrainConfig, load_model_dir, train_model
+
     config = TrainConfig.from_params(params[stage])
-    train_videos = load_videos(spec, spec.train_games(fold))
-    val_videos = load_videos(spec, list(spec.folds[fold]))
+    if fold is None:
+        spec = DatasetSpec.from_params(params["action_dataset"])
+        train_videos = load_action_videos(spec, params["action_dataset"]["train_games"])
+        val_videos = load_action_videos(spec, params["action_dataset"]["val_games"])
+        classes = action_classes(spec.classes)
+    else:
+        spec = DatasetSpec.from_params(params["dataset"])
+        train_videos = load_videos(spec, spec.train_games(fold))
+        val_videos = load_videos(spec, list(spec.folds[fold]))
+        classes = list(spec.classes)
+    if config.action_weights == "effective_number":
+        from collections import Counter
+
+        from ballspot.sampling import effective_number_weights
+
+        counts = Counter(a.label for v in train_videos for a in v.annotations)
+        config = dataclasses.replace(config, action_weights=effective_number_weights(
+            {c: counts.get(c, 0) for c in classes}, config.action_weights_beta))
+    init_weights = None
+    if init is not None:
+        init_weights = load_model_dir(init)[0].state_dict()
+    predictions = None if oof is None else oof_predictions(spec, train_videos, oof)
     return train_model(
-        config, model_config(params, params[stage], len(spec.classes)), spec.classes,
-        train_videos, val_videos, out_dir, checkpoint_dir, live_dir,
-        extra={"stage": stage, "fold": fold}, progress=progress)
+        config, model_config(params, params[stage], len(classes)), classes,
+        train_videos, val_videos, out_dir, checkpoint_dir, live_dir, init_weights=init_weights,
+        sampling_predictions=predictions,
+        extra={"stage": stage, "fold": fold, "init": None if init is None else str(init),
+               "oof": None if oof is None else str(oof)},
+        progress=progress)
+
+
+def action_classes(classes: Sequence[str]) -> list[str]:
+    """Training classes of the action task: the three card labels become one ``Card`` (§1.5)."""
+    merged: list[str] = []
+    for name in classes:
+        name = CARD if name in CARD_LABELS else name
+        if name not in merged:
+            merged.append(name)
+    return merged
+
+
+def load_action_videos(spec: DatasetSpec, games: Sequence[str]) -> list[HalfVideo]:
+    """Halves of action-dataset games with their visible annotations of ``spec.classes`` only,
+    card labels merged into ``Card`` (grayscale cannot tell the colours apart, §1.5)."""
+    keep = set(spec.classes)
+    halves = []
+    for game in games:
+        for half in load_game(spec, game, labelled=True, any_class=True):
+            own = [dataclasses.replace(a, label=CARD if a.label in CARD_LABELS else a.label)
+                   for a in half.annotations if a.visibility == "visible" and a.label in keep]
+            halves.append(dataclasses.replace(half, annotations=own))
+    return halves
+
+
+def oof_predictions(spec: DatasetSpec, videos: Sequence[HalfVideo], oof: str | Path
+                    ) -> list[tuple[Any, Any]]:
+    """Each training half's out-of-fold raw predictions, from the fold that held its game out."""
+    from ballspot.errors import BallspotError
+
+    found = []
+    for video in videos:
+        try:
+            fold = spec.fold_of(video.game)
+        except KeyError:
+            raise BallspotError(oof, f"game {video.game!r} is in no fold") from None
+        found.append(load_raw_predictions(Path(oof) / f"fold_{fold}" / video.game
+                                          / RAW_PREDICTIONS.format(half=video.half)))
+    return found
 
 
 def predict_games(model_dir: str | Path, spec: DatasetSpec, games: Sequence[str],

@@ -299,3 +299,17 @@ class ValidationSampler:
         centre = self.stack.clip(centre, self.frame_counts[video], self.save_zone)
         return video, self.stack.make(centre)
 
+
+
+def effective_number_weights(counts: Mapping[str, int], beta: float = 0.999) -> dict[str, float]:
+    """Per-class sampling weights from class counts by the "effective number of samples" rule
+    (Cui et al., 2019): ``w_c ∝ (1 - β) / (1 - β^n_c)``, normalised to sum 1 (§4.5's table is of
+    this kind, computed offline for the real data). A class with no sample gets weight 0.
+    """
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta must be in [0, 1), got {beta}")
+    raw = {c: (1.0 - beta) / (1.0 - beta ** n) if n > 0 else 0.0 for c, n in counts.items()}
+    total = sum(raw.values())
+    if total <= 0:
+        raise ValueError("no class has any sample")
+    return {c: w / total for c, w in raw.items()}

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from ballspot import distributed
 from ballspot.allocator import tune_allocator
 from ballspot.atomic import atomic_path, write_text
 from ballspot.errors import BallspotError
@@ -77,6 +78,11 @@ class TrainConfig:
     action_window_size: int = 9
     action_prob: float = 0.5
     clear_pred_window_size: int = 9
+    # per-class sampling weights (§4.5): a mapping, or "effective_number" (computed from the
+    # training counts with ``action_weights_beta``, see sampling.effective_number_weights)
+    action_weights: Mapping[str, float] | str | None = None
+    action_weights_beta: float = 0.999
+    select_best: bool = False  # keep the epoch of the best validation AP (action stage, §8.6)
     video_choice: str = "uniform"
     shaker: Mapping[str, Any] | None = dataclasses.field(
         default_factory=lambda: {"shifts": [-1, 0, 1], "weights": [0.2, 0.6, 0.2], "prob": 0.25})
@@ -87,6 +93,8 @@ class TrainConfig:
     amp: bool = True  # CUDA only: fp16 autocast + GradScaler
     compile: bool = False  # CUDA only: torch.compile (inductor)
     torch_threads: int | None = None
+    ddp_processes: int = 1  # >1: DDP, one process per GPU via torchrun (stages re-launch)
+    ddp_backend: str = "auto"  # auto: nccl on CUDA, gloo on the CPU
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], source: str = "params.yaml") -> TrainConfig:
@@ -96,6 +104,13 @@ class TrainConfig:
         if unknown:
             raise BallspotError(source, f"unknown training parameter(s) {unknown}")
         values = dict(params)
+        processes = values.get("ddp_processes", 1)
+        if not isinstance(processes, int) or processes < 1:
+            raise BallspotError(source, f"ddp_processes must be an integer >= 1, got {processes!r}")
+        if values.get("train_epoch_size", cls.train_epoch_size) % processes:
+            # every rank must run the same number of steps, or DDP's all-reduce waits forever
+            raise BallspotError(source, f"train_epoch_size must be a multiple of ddp_processes "
+                                        f"({processes})")
         if values.get("image_size") is not None:
             values["image_size"] = tuple(int(v) for v in values["image_size"])
         return cls(**values)
@@ -116,18 +131,31 @@ def step_seed(seed: int, step: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(step)]).generate_state(1)[0])
 
 
-class _EpochSampler(Sampler):
-    """Yields ``(epoch, index)`` keys so persistent workers see the epoch without shared state."""
+def rank_seed(seed: int, rank: int) -> int:
+    """Seed of DDP rank ``rank``'s per-step draws: rank 0 keeps ``seed`` (so a single-process run
+    is unchanged), other ranks get independent streams (they must not augment alike)."""
+    if rank == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(rank)]).generate_state(1)[0])
 
-    def __init__(self, size: int) -> None:
+
+class EpochSampler(Sampler):
+    """Yields ``(epoch, index)`` keys so persistent workers see the epoch without shared state.
+
+    Under DDP rank ``rank`` of ``world`` takes the indexes ``i % world == rank``: the ranks' shards
+    are disjoint, their union is the single-process epoch, and each sample keeps its seed.
+    """
+
+    def __init__(self, size: int, rank: int = 0, world: int = 1) -> None:
         self.size = size
+        self.rank, self.world = rank, world
         self.epoch = 0
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter((self.epoch, i) for i in range(self.size))
+        return iter((self.epoch, i) for i in range(self.rank, self.size, self.world))
 
     def __len__(self) -> int:
-        return self.size
+        return len(range(self.rank, self.size, self.world))
 
 
 class ClipDataset(Dataset):
@@ -210,8 +238,8 @@ def load_model_dir(model_dir: str | Path, device: str | torch.device = "cpu"
     return model.to(device).eval(), resolved
 
 
-def _build_loader(dataset: ClipDataset, batch_size: int, config: TrainConfig,
-                  sampler: Sampler | None) -> DataLoader:
+def build_loader(dataset: ClipDataset, batch_size: int, config: TrainConfig,
+                  sampler: Sampler | Sequence[int] | None) -> DataLoader:
     workers = config.num_workers
     # spawn, not fork: a forked copy of a process that already runs torch and FFmpeg threads
     # can deadlock; the workers persist, so the start-up cost is paid once per run.
@@ -221,6 +249,18 @@ def _build_loader(dataset: ClipDataset, batch_size: int, config: TrainConfig,
         multiprocessing_context="spawn" if workers else None,
         timeout=config.loader_timeout if workers else 0, drop_last=False,
     )
+
+
+def _ddp_wrap(model: torch.nn.Module, context: distributed.DistContext, device: torch.device
+              ) -> torch.nn.Module:
+    """The module the steps run: ``model`` itself, or under DDP a wrapper that averages the
+    gradients over ranks (it shares ``model``'s parameters; frozen ones are left out)."""
+    if not context.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                   else None)
 
 
 def train_model(
@@ -242,6 +282,10 @@ def train_model(
     ``init_weights``: a state dict to start from (shape-mismatched tensors are skipped, §7.6).
     ``sampling_predictions``: per training video, an earlier model's (frame_indexes, raw
     predictions) for hard-negative sampling (§4.4 step 4), or None.
+
+    Under ``torchrun`` (or in an initialised process group) this is one DDP rank: it trains on
+    its shard of every epoch with ``batch_size`` clips a step (global batch ``batch_size`` x
+    world, the LR scaled to it), and rank 0 alone writes checkpoints, logs and the model.
     """
     from ballspot.augment import Augmentations, augmentation_seed
 
@@ -249,58 +293,68 @@ def train_model(
     out_dir, checkpoint_dir = Path(out_dir), Path(checkpoint_dir)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
-    device = config.resolved_device()
+    ctx, device = distributed.setup(config.ddp_backend, config.resolved_device())
+    if config.train_epoch_size % ctx.world:
+        raise BallspotError("params.yaml", f"train_epoch_size {config.train_epoch_size} is not a "
+                                           f"multiple of the {ctx.world} DDP processes")
     cuda = device.type == "cuda"
     stack = StackIndexes(model_config.num_frames, config.frame_stack_step)
     shaker = FrameIndexShaker(**config.shaker) if config.shaker else None
     predictions = sampling_predictions or [None] * len(train_videos)
     weights = [annotation_sampling_weights(v, config.action_window_size, config.action_prob,
-                                           config.clear_pred_window_size, p)
+                                           config.clear_pred_window_size, p,
+                                           config.action_weights)
                for v, p in zip(train_videos, predictions, strict=True)]
     train_sampler = TrainSampler([v.num_frames for v in train_videos], weights, stack, shaker,
                                  config.seed, config.train_epoch_size, config.video_choice)
     train_set = ClipDataset(train_videos, classes, train_sampler, config.max_targets_window_size,
                             config.decode_backend)
-    epoch_keys = _EpochSampler(len(train_sampler))
-    train_loader = _build_loader(train_set, config.batch_size, config, epoch_keys)
+    epoch_keys = EpochSampler(len(train_sampler), ctx.rank, ctx.world)
+    train_loader = build_loader(train_set, config.batch_size, config, epoch_keys)
     val_set = ClipDataset(val_videos, classes, ValidationSampler.from_videos(val_videos, stack),
                           config.max_targets_window_size, config.decode_backend)
-    val_loader = _build_loader(val_set, config.batch_size, config, None) if len(val_set) else None
+    val_shard = range(ctx.rank, len(val_set), ctx.world) if ctx.enabled else None
+    val_loader = (build_loader(val_set, config.batch_size, config, val_shard) if len(val_set)
+                  else None)
 
     torch.manual_seed(config.seed)
     model = build_model(model_config)
     if init_weights is not None:
         skipped = load_transfer_weights(model, init_weights)
-        if skipped:
+        if skipped and ctx.is_main:
             print(f"train: kept fresh initialisation of {skipped}", file=sys.stderr)
     if config.freeze_conv2d_encoder:
         freeze_conv2d_encoder(model)
     model.to(device)
     ema = ModelEma(model, config.ema_decay)
-    lr = scaled_lr(config.base_lr, config.batch_size)
+    global_batch = config.batch_size * ctx.world
+    lr = scaled_lr(config.base_lr, global_batch)
     min_factor = config.min_base_lr / config.base_lr
     optimizer = build_optimizer(model.parameters(), config.optimizer, lr, config.weight_decay)
     for group in optimizer.param_groups:
         group["lr"] = 0.0
     amp = config.amp and cuda
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    step_model = torch.compile(model) if (config.compile and cuda) else model
+    step_model = _ddp_wrap(model, ctx, device)
+    step_model = torch.compile(step_model) if (config.compile and cuda) else step_model
     augment = Augmentations.from_params(config.augment)
     pad_size = config.image_size
 
-    steps_per_epoch = -(-config.train_epoch_size // config.batch_size)
+    steps_per_epoch = -(-len(epoch_keys) // config.batch_size)  # this rank's shard
     epochs = config.epochs_warmup + config.epochs_train
     warmup_steps, total_steps = steps_per_epoch * config.epochs_warmup, steps_per_epoch * epochs
     resolved = {
         "model": model_config.to_params(),
         "frames": {"image_size": list(pad_size) if pad_size else None,
+                   # (W, H) of the training videos: other videos are resized to it before padding
+                   "video_size": [train_videos[0].width, train_videos[0].height],
                    "frame_stack_size": model_config.num_frames,
                    "frame_stack_step": config.frame_stack_step},
         "classes": list(classes),
         "train": {**json.loads(json.dumps(dataclasses.asdict(config))), "lr": lr,
-                  "min_lr": scaled_lr(config.min_base_lr, config.batch_size),
+                  "min_lr": scaled_lr(config.min_base_lr, global_batch),
                   "steps_per_epoch": steps_per_epoch, "warmup_steps": warmup_steps,
-                  "total_steps": total_steps},
+                  "total_steps": total_steps, "world_size": ctx.world},
         **dict(extra or {}),
     }
     fingerprint = _fingerprint(resolved, [(str(v.path), v.num_frames, os.path.getsize(v.path),
@@ -311,7 +365,9 @@ def train_model(
                                                        for t in init_weights.values())).hexdigest())
 
     start_epoch, history = 0, []
+    best: dict[str, Any] = {"ap": -1.0, "epoch": None, "state": None}
     checkpoint_path = checkpoint_dir / CHECKPOINT_FILE
+    distributed.barrier(ctx)  # every rank resumes from rank 0's last checkpoint
     if checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         if state.get("fingerprint") == fingerprint:
@@ -320,9 +376,13 @@ def train_model(
             optimizer.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
             start_epoch, history = state["epoch"] + 1, state["history"]
-            print(f"train: resumed after epoch {state['epoch'] + 1}/{epochs}", file=sys.stderr)
+            best = state.get("best", best)
+            if ctx.is_main:
+                print(f"train: resumed after epoch {state['epoch'] + 1}/{epochs}",
+                      file=sys.stderr)
 
-    live = _open_live(live_dir)
+    live = _open_live(live_dir) if ctx.is_main else None
+    run_seed = rank_seed(config.seed, ctx.rank)
     for row in history:
         _log_row(live, row)
 
@@ -331,16 +391,16 @@ def train_model(
         model.train()
         epoch_keys.epoch = epoch
         losses = []
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
-                   leave=False, file=sys.stderr)
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}",
+                   disable=not (progress and ctx.is_main), leave=False, file=sys.stderr)
         for i, (frames, targets) in enumerate(bar):
             step = epoch * steps_per_epoch + i
             for group in optimizer.param_groups:
                 group["lr"] = lr * lr_factor(step, warmup_steps, total_steps, min_factor)
-            torch.manual_seed(step_seed(config.seed, step))
+            torch.manual_seed(step_seed(run_seed, step))
             frames = pad_normalize(frames.to(device, non_blocking=True), pad_size)
             targets = targets.to(device)
-            frames = augment(frames, seed=augmentation_seed(config.seed, step))
+            frames = augment(frames, seed=augmentation_seed(run_seed, step))
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
                 loss = focal_loss(step_model(frames), targets, config.focal_alpha,
@@ -351,34 +411,58 @@ def train_model(
             ema.update(model)
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+        # DDP keeps the parameters equal; BatchNorm statistics (live and EMA) drift per rank,
+        # so every rank takes rank 0's: all then hold what rank 0 checkpoints and saves.
+        distributed.broadcast_state(model, ctx)
+        distributed.broadcast_state(ema.module, ctx)
+        all_losses = [x for part in distributed.all_gather_objects(losses, ctx) for x in part]
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(all_losses)),
                "lr": optimizer.param_groups[0]["lr"]}
         if val_loader is not None and epoch >= config.epochs_warmup:
-            row.update(evaluate_clips(ema.module, val_loader, classes, device, pad_size))
+            row.update(evaluate_clips(ema.module, val_loader, classes, device, pad_size, ctx))
+        if config.select_best and row.get("val_ap", -1.0) > best["ap"]:
+            best = {"ap": row["val_ap"], "epoch": epoch + 1,
+                    "state": {k: v.detach().cpu().clone()
+                              for k, v in ema.module.state_dict().items()}}
         history.append(row)
         _log_row(live, row)
         metrics = row
+        if not ctx.is_main:
+            continue
         print("train: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                     for k, v in row.items()), file=sys.stderr)
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(checkpoint_path, ".pt") as tmp:
             torch.save({"fingerprint": fingerprint, "epoch": epoch, "history": history,
                         "model": model.state_dict(), "ema": ema.module.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict()},
+                        "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                        "best": best},
                        tmp)
-    save_model_dir(out_dir, ema.module, resolved)
+    if config.select_best and best["state"] is not None:
+        ema.module.load_state_dict(best["state"])
+        resolved["best_epoch"] = best["epoch"]
+        metrics = next(row for row in history if row["epoch"] == best["epoch"])
+    if ctx.is_main:
+        save_model_dir(out_dir, ema.module, resolved)
     if live is not None:
         live.end()
         plot_training_curves(history, Path(live_dir) / "curves.png",
                              f"{resolved.get('stage', '')} fold {resolved.get('fold', '')}")
-    checkpoint_path.unlink(missing_ok=True)
+    if ctx.is_main:
+        checkpoint_path.unlink(missing_ok=True)
+    distributed.teardown(ctx)  # waits for rank 0's writes
     return metrics
 
 
 @torch.no_grad()
 def evaluate_clips(model: torch.nn.Module, loader: DataLoader, classes: Sequence[str],
-                   device: torch.device, pad_size: tuple[int, int] | None) -> dict[str, float]:
-    """Validation loss and clip-level AP per class (§8.6) with fp32 EMA weights."""
+                   device: torch.device, pad_size: tuple[int, int] | None,
+                   context: distributed.DistContext | None = None) -> dict[str, float]:
+    """Validation loss and clip-level AP per class (§8.6) with fp32 EMA weights.
+
+    Under DDP (``context``) the loader holds this rank's clips ``i % world == rank``; the ranks
+    pool their scores in clip order, so every rank returns the metrics of the whole set.
+    """
     model.eval()
     scores, targets, losses = [], [], []
     for frames, target in loader:
@@ -386,12 +470,26 @@ def evaluate_clips(model: torch.nn.Module, loader: DataLoader, classes: Sequence
         losses.append(focal_loss(logits, target.to(device)).item() * len(frames))
         scores.append(torch.sigmoid(logits).float().cpu().numpy())
         targets.append(target.numpy())
+    if context is not None and context.enabled:
+        parts = distributed.all_gather_objects((scores, targets, float(np.sum(losses))), context)
+        scores = [_pool_shards([p[0] for p in parts], len(classes))]
+        targets = [_pool_shards([p[1] for p in parts], len(classes))]
+        losses = [sum(p[2] for p in parts)]
     aps = average_precision(np.concatenate(targets), np.concatenate(scores))
     result = {"val_loss": float(np.sum(losses) / len(np.concatenate(targets))),
               "val_ap": float(np.nanmean(aps)) if np.isfinite(aps).any() else 0.0}
     result.update({f"val_ap_{c.lower().replace(' ', '_')}": float(ap)
                    for c, ap in zip(classes, aps, strict=True)})
     return result
+
+
+def _pool_shards(shards: Sequence[Sequence[np.ndarray]], width: int) -> np.ndarray:
+    """Rows of rank shards (rank ``r`` holds rows ``r, r + world, ...``) back in row order."""
+    arrays = [np.concatenate(s) if len(s) else np.zeros((0, width), np.float32) for s in shards]
+    pooled = np.empty((sum(len(a) for a in arrays), width), np.result_type(*arrays))
+    for rank, array in enumerate(arrays):
+        pooled[rank::len(arrays)] = array
+    return pooled
 
 
 def _open_live(live_dir: str | Path | None) -> Any:

@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from stages.common import run_stage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", required=True, help="params block of the training stage")
-    parser.add_argument("--fold", type=int, required=True, help="validation fold")
+    parser.add_argument("--fold", type=int, default=None,
+                        help="validation fold (none: the action pre-training stage)")
     parser.add_argument("--out", required=True, help="model directory to write")
     parser.add_argument("--live", required=True, help="dvclive directory (metrics and plots)")
     parser.add_argument("--checkpoints", default=None,
                         help="resume checkpoints (default: models/checkpoints/<stage>/fold_<k>)")
+    parser.add_argument("--init", default=None, help="model directory to start from")
+    parser.add_argument("--oof", default=None,
+                        help="out-of-fold predictions folder for hard-negative sampling")
 
 
 def main(args: argparse.Namespace) -> None:
+    from ballspot import distributed
     from ballspot.pipeline import train_fold
+    from ballspot.training import TrainConfig
 
-    checkpoints = args.checkpoints or f"models/checkpoints/{args.stage}/fold_{args.fold}"
-    train_fold(args.params_data, args.stage, args.fold, args.out, args.live, checkpoints)
+    processes = TrainConfig.from_params(args.params_data[args.stage]).ddp_processes
+    if processes > 1 and not distributed.under_torchrun():
+        # DDP: this same command again, once per process, under torchrun (one per GPU)
+        sys.exit(distributed.relaunch_with_torchrun(processes,
+                                                    ["-m", "stages.train", *sys.argv[1:]]))
+    where = "all" if args.fold is None else f"fold_{args.fold}"
+    checkpoints = args.checkpoints or f"models/checkpoints/{args.stage}/{where}"
+    train_fold(args.params_data, args.stage, args.fold, args.out, args.live, checkpoints,
+               init=args.init, oof=args.oof)
 
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ def test_model_directory_describes_itself(workdir: Path) -> None:
         pytest.skip("needs the trained model of the resume test")
     resolved = yaml.safe_load((model_dir / CONFIG_FILE).read_text())
     assert resolved["model"]["model_name"] == "mobilenetv3_small_050"
-    assert resolved["frames"] == {"image_size": None, "frame_stack_size": 6,
-                                  "frame_stack_step": 2}
+    assert resolved["frames"] == {"image_size": None, "video_size": [96, 64],
+                                  "frame_stack_size": 6, "frame_stack_step": 2}
     assert resolved["train"]["total_steps"] == 3 * 6
     model, _ = load_model_dir(model_dir)
     assert not model.training

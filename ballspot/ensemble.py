@@ -1,0 +1,83 @@
+"""Ensembling fold models (§11), the challenge submission zip, and scoring it against hidden labels.
+
+The ensemble of a game is the per-frame mean of every fold model's raw predictions (coverage
+weighted, see :func:`ballspot.postprocess.blend_raw_predictions`), post-processed once. The zip
+holds ``<league>/<season>/<game>/results_spotting.json`` for each game, as the SoccerNet
+evaluation server expects it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ballspot.atomic import atomic_dir, atomic_path
+from ballspot.errors import BallspotError
+from ballspot.pipeline import RAW_PREDICTIONS, RESULTS_FILE, spot_games
+from ballspot.postprocess import (
+    PostprocessParams,
+    blend_raw_predictions,
+    load_raw_predictions,
+    save_raw_predictions,
+)
+from ballspot.soccernet import DatasetSpec
+
+
+def model_folders(root: str | Path) -> list[Path]:
+    """The ``fold_<k>`` folders under ``root``, in fold order; an error if there is none."""
+    root = Path(root)
+    folders = sorted((p for p in root.glob("fold_*") if p.is_dir()),
+                     key=lambda p: (len(p.name), p.name))
+    if not folders:
+        raise BallspotError(root, "no fold_<k> folders to ensemble")
+    return folders
+
+
+def ensemble_games(spec: DatasetSpec, fold_dirs: Sequence[str | Path], games: Sequence[str],
+                   out_dir: str | Path, post: PostprocessParams) -> None:
+    """Blend every fold's predictions of ``games`` into ``out_dir/<game>/``.
+
+    Writes the blended ``<half>_raw_predictions.npz`` and the post-processed
+    ``results_spotting.json`` of each game; the folder appears whole or not at all.
+    """
+    with atomic_dir(out_dir) as tmp:
+        for game in games:
+            for half in spec.halves:
+                name = RAW_PREDICTIONS.format(half=half)
+                save_raw_predictions(tmp / game / name, *blend_raw_predictions(
+                    [load_raw_predictions(Path(d) / game / name) for d in fold_dirs]))
+        spot_games(spec, games, tmp, tmp, post)
+
+
+def write_submission(results_dir: str | Path, games: Sequence[str], zip_path: str | Path
+                     ) -> list[str]:
+    """Zip ``<game>/results_spotting.json`` of each game; returns the archive's member names."""
+    results_dir = Path(results_dir)
+    names = []
+    with (atomic_path(zip_path, ".zip") as tmp,
+          zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf):
+        for game in games:
+            source = results_dir / game / RESULTS_FILE
+            if not source.is_file():
+                raise BallspotError(source, "results file not found")
+            name = f"{game}/{RESULTS_FILE}"
+            # fixed timestamp and mode: the same results give a byte-identical zip
+            info = zipfile.ZipInfo(name, date_time=(2023, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, source.read_bytes())
+            names.append(name)
+    return names
+
+
+def score_submission(labels_dir: str | Path, zip_path: str | Path, spec: DatasetSpec,
+                     games: Sequence[str], metric: str = "at1") -> dict[str, Any]:
+    """mAP of a submission zip against labels kept outside the dataset (synthetic challenge)."""
+    from ballspot.metric import evaluate
+
+    result = evaluate(labels_dir, zip_path, spec.classes, metric, spec.label_file, RESULTS_FILE,
+                      games, spec.fps)
+    return {"mAP": float(result["mAP"]),
+            **{c: float(v) for c, v in result["per_class"].items()}}
