@@ -34,8 +34,10 @@ def tiny_params() -> dict[str, Any]:
     params["model"].update(model_name="mobilenetv3_small_050", num_3d_blocks=1,
                            num_3d_features=24, expansion_3d_ratio=2, se_reduce_3d_ratio=8,
                            num_3d_stack_proj=16)
-    params["train_basic"].update(frame_stack_size=6, train_epoch_size=16, batch_size=4,
-                                 epochs_warmup=1, epochs_train=1, num_workers=1)
+    for stage in ("train_basic", "train_action", "train_tuning", "train_finetune"):
+        params[stage].update(frame_stack_size=6, train_epoch_size=16, batch_size=4,
+                             epochs_warmup=1, epochs_train=1, num_workers=1)
+    params["train_finetune"].update(frame_stack_size=9)  # longer than the stage it starts from
     params["predict"].update(batch_frames=8, device="cpu")
     return params
 

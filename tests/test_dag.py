@@ -1,17 +1,24 @@
-"""The whole DAG on tiny params: `dvc repro` runs every stage, a second run is a no-op, and a
-post-processing change re-runs only evaluation."""
+"""The whole DAG on tiny params: `dvc repro` runs every stage through to the submission zip, a
+second run is a no-op, weights hand over between stages, a remote round trip skips training, and
+`dvc exp run -S` re-runs only what depends on the changed key."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, tiny_params, write_params
+from safetensors.torch import load_file
+
+STAGE_METRICS = ("basic", "tuning", "finetune")
 
 
 def _run(args: list[str], cwd: Path) -> str:
@@ -24,48 +31,123 @@ def _run(args: list[str], cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
+def _ran(output: str) -> list[str]:
+    return sorted(line.split("'")[1] for line in output.splitlines() if "Running stage" in line)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("dag")
+    work = tmp_path_factory.mktemp("dag") / "project"
+    work.mkdir()
     for name in ("ballspot", "stages"):
         shutil.copytree(REPO / name, work / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(REPO / name, work / name)
     write_params(work, tiny_params())
     _run(["git", "init", "-q"], work)
     _run(["git", "config", "user.email", "ci@ballspot"], work)
     _run(["git", "config", "user.name", "ci"], work)
     _run(["dvc", "init", "-q"], work)
     _run(["dvc", "config", "core.autostage", "true"], work)
+    _run(["dvc", "remote", "add", "-d", "local", "../remote"], work)
     _run(["git", "add", "-A"], work)
     _run(["git", "commit", "-qm", "tiny project"], work)
     return work
 
 
+def _needs_repro(project: Path) -> None:
+    if not (project / "dvc.lock").exists():
+        pytest.skip("needs the repro of the first test")
+
+
 def test_dvc_repro_runs_every_stage_then_is_a_no_op(project: Path) -> None:
     _run(["dvc", "repro"], project)
-    metrics = json.loads((project / "metrics/basic/oof.json").read_text())
-    assert set(metrics) == {"cv", "test", "fold_0", "fold_1"}
-    for scores in metrics.values():
-        assert set(scores) == {"mAP", "PASS", "DRIVE"}
-        assert 0.0 <= scores["mAP"] <= 1.0
+    for stage in STAGE_METRICS:
+        metrics = json.loads((project / f"metrics/{stage}/oof.json").read_text())
+        assert set(metrics) == {"cv", "test", "fold_0", "fold_1"}
+        for scores in metrics.values():
+            assert set(scores) == {"mAP", "PASS", "DRIVE"}
+            assert 0.0 <= scores["mAP"] <= 1.0
+    challenge = json.loads((project / "metrics/challenge.json").read_text())["challenge"]
+    assert 0.0 <= challenge["mAP"] <= 1.0
+    game = tiny_params()["dataset"]["challenge"][0]
+    with zipfile.ZipFile(project / "submission/results_spotting.zip") as zf:
+        assert zf.namelist() == [f"{game}/results_spotting.json"]
     for fold in (0, 1):
-        assert (project / f"models/basic/fold_{fold}/model.safetensors").is_file()
-        assert (project / f"metrics/basic/train/fold_{fold}/metrics.json").is_file()
-    game = tiny_params()["dataset"]["folds"]["0"][0]
-    assert (project / f"data/predictions/basic/cv/fold_0/{game}/1_raw_predictions.npz").is_file()
-    assert (project / f"data/results/basic/cv/{game}/results_spotting.json").is_file()
+        for stage in ("basic", "tuning", "finetune"):
+            assert (project / f"models/{stage}/fold_{fold}/model.safetensors").is_file()
+        assert (project / f"data/predictions/finetune/challenge/fold_{fold}/{game}"
+                / "1_raw_predictions.npz").is_file()
+    assert (project / "models/action/model.safetensors").is_file()
+    assert (project / "metrics/action/train/curves.png").is_file()
 
     again = _run(["dvc", "repro"], project)
     assert "didn't change, skipping" in again and "Running stage" not in again
     assert "up to date" in _run(["dvc", "status"], project)
+    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], project))
+    files = next(iter(shown.values()))["data"]
+    assert {"metrics/basic/oof.json", "metrics/tuning/oof.json", "metrics/finetune/oof.json",
+            "metrics/challenge.json"} <= set(files)
+
+
+def test_weights_hand_over_and_the_frozen_encoder_stays_bit_identical(project: Path) -> None:
+    _needs_repro(project)
+    for fold in (0, 1):
+        tuning = load_file(project / f"models/tuning/fold_{fold}/model.safetensors")
+        finetune = load_file(project / f"models/finetune/fold_{fold}/model.safetensors")
+        encoder = [k for k in tuning if k.startswith("conv2d_encoder.")]
+        assert encoder and any("running_mean" in k for k in encoder)
+        for key in encoder:  # weights and BatchNorm statistics alike
+            assert torch.equal(tuning[key], finetune[key]), key
+        assert tuning["classifier.bias"].shape == finetune["classifier.bias"].shape
+        assert tuning["classifier.weight"].shape != finetune["classifier.weight"].shape
+        assert not torch.equal(tuning["conv3d_encoder.0.conv_pw.weight"],
+                               finetune["conv3d_encoder.0.conv_pw.weight"])
+    action = load_file(project / "models/action/model.safetensors")
+    assert action["classifier.weight"].shape[0] == len(tiny_params()["action_dataset"]["classes"])
+
+
+def test_remote_round_trip_skips_training_in_a_fresh_clone(project: Path) -> None:
+    _needs_repro(project)
+    _run(["git", "add", "-A"], project)
+    _run(["git", "commit", "-qm", "trained"], project)
+    _run(["dvc", "push"], project)
+    remote = project.parent / "remote"
+    assert remote.is_dir()
+    pushed = {p.parent.name + p.name for p in remote.rglob("*") if p.is_file()}
+    videos = {hashlib.md5(p.read_bytes()).hexdigest()
+              for p in (project / "data/soccernet").rglob("*.mkv")}
+    assert pushed and videos and not pushed & videos  # weights and predictions, never videos
+
+    clone = project.parent / "clone"
+    _run(["git", "clone", "-q", str(project), str(clone)], project.parent)
+    assert not (clone / "data/soccernet").exists()
+    out = _run(["dvc", "repro", "--pull"], clone)
+    # the videos are re-made (or re-downloaded); weights and predictions come from the remote
+    assert _ran(out) in ([], ["data"]), out
+    assert "Pulling data for stage: 'train_basic@0'" in out
+    assert (clone / "models/finetune/fold_0/model.safetensors").is_file()
+    assert (clone / "submission/results_spotting.zip").read_bytes() == (
+        project / "submission/results_spotting.zip").read_bytes()
 
 
 def test_a_postprocess_change_reruns_only_evaluation(project: Path) -> None:
-    if not (project / "dvc.lock").exists():
-        pytest.skip("needs the repro of the previous test")
+    _needs_repro(project)
     _run(["git", "add", "-A"], project)
-    _run(["git", "commit", "-qm", "tiny"], project)
+    _run(["git", "commit", "-qm", "tiny", "--allow-empty"], project)
     out = _run(["dvc", "exp", "run", "-S", "postprocess.height=0.3"], project)
-    ran = sorted(line.split("'")[1] for line in out.splitlines() if "Running stage" in line)
-    assert ran == ["evaluate_basic"]
+    post = {"ensemble", "evaluate_basic", "evaluate_finetune", "evaluate_tuning"}
+    # the zip and its score follow only if the ensemble's results changed
+    assert post <= set(_ran(out)) <= post | {"submission", "score_challenge"}
+
+
+def test_a_training_change_reruns_only_its_stage_and_what_follows(project: Path) -> None:
+    _needs_repro(project)
+    out = _run(["dvc", "exp", "run", "-S", "train_finetune.base_lr=0.002"], project)
+    assert _ran(out) == sorted([
+        "train_finetune@0", "train_finetune@1", "predict_cv@0", "predict_cv@1",
+        "predict_challenge@0", "predict_challenge@1", "evaluate_finetune", "ensemble",
+        "submission", "score_challenge"])
+    shown = _run(["dvc", "exp", "show", "--no-pager", "--md"], project)
+    assert "metrics/finetune/oof.json" in shown or "cv.mAP" in shown
