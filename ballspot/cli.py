@@ -51,10 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="cpu")
     predict.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     predict.set_defaults(func=_bench_predict)
+    from ballspot.bench_train import register as register_bench_train
+
+    register_bench_train(benches)
 
     from ballspot.metric import register as register_evaluate
 
     register_evaluate(commands)
+    from ballspot.profiles import register as register_profile
+
+    register_profile(commands)
+    from ballspot.spot import register as register_spot
+    from ballspot.visualize import register as register_visualize
+
+    register_spot(commands)
+    register_visualize(commands)
     return parser
 
 

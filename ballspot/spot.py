@@ -1,0 +1,467 @@
+"""Spot ball actions in any video: resample to 25 fps, resize, predict (one model or an ensemble).
+
+Any container/codec FFmpeg reads, any size and frame rate (constant or variable). Target frame
+``i`` is the model's 25 fps frame at time ``i / 25`` s after the video's first frame; it takes the
+nearest decoded source frame by timestamp, its luma (Y) plane resized to the model's training
+video size (``frames.video_size`` of model.yaml; the video's own size if absent), then padded by
+the predictor. Output times are ms of the input video (0 = its first frame), so target frame i is
+at ``round(i * 40)`` ms, the SoccerNet position rule at 25 fps.
+
+Decoding: PyAV on the CPU by default. NVDEC (``open_fetcher``) is used when CUDA is available
+(``--decode auto``) or asked for (``--decode nvdec``) and the video is a constant 25 fps stream,
+because the frame fetchers address frames by index at 25 fps; any other rate goes through PyAV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ballspot.errors import BallspotError
+
+FPS = 25.0  # the models' frame rate (SoccerNet positions)
+MODEL_FILES = ("model.safetensors", "model.yaml")
+DEFAULT_MODELS = (Path("models/finetune"), Path("models/basic"))
+OUTPUTS = ("results_spotting.json", "scores.csv", "raw_predictions.npz", "timeline.png",
+           "overlay.mp4")
+# formats whose plane 0 is the 8-bit luma the models were trained on (as ballspot.video)
+_LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12",
+                 "nv21", "gray", "yuv411p", "yuvj411p", "yuv410p", "yuv440p", "yuvj440p"}
+
+
+# ------------------------------------------------------------------------------------ the video
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """A video's timeline: ``times`` (M,) float64 seconds of its frames from the first one."""
+
+    path: Path
+    width: int
+    height: int
+    codec: str
+    times: np.ndarray
+    nominal_fps: float
+    origin: int = 0  # timestamp of the first frame, in time_base units
+    time_base: float = 1.0  # seconds per timestamp unit
+
+    @property
+    def num_targets(self) -> int:
+        """Target (25 fps) frames whose time lies within half a source frame of the last one."""
+        step = float(np.median(np.diff(self.times))) if len(self.times) > 1 \
+            else 1.0 / self.nominal_fps
+        end = self.times[-1] + step / 2
+        return int(np.floor(end * FPS - 1e-6)) + 1
+
+    def target_sources(self) -> np.ndarray:
+        """(num_targets,) index of the nearest source frame of each target frame (ties: earlier)."""
+        targets = np.arange(self.num_targets) / FPS
+        right = np.clip(np.searchsorted(self.times, targets), 1, len(self.times) - 1)
+        left = right - 1
+        if len(self.times) == 1:
+            return np.zeros(len(targets), np.int64)
+        use_right = (self.times[right] - targets) < (targets - self.times[left])
+        return np.where(use_right, right, left).astype(np.int64)
+
+
+def scan_video(path: str | Path) -> SourceVideo:
+    """Demux (no decoding) the first video stream's timestamps, or a one-line BallspotError."""
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise BallspotError(path, "no such file")
+    if not path.is_file():
+        raise BallspotError(path, "not a file")
+    if path.stat().st_size == 0:
+        raise BallspotError(path, "empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise BallspotError(path, f"not a readable video ({reason})") from None
+    with container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+            raise BallspotError(path, f"no video stream (the file holds {', '.join(kinds)})")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise BallspotError(path, "video stream has no frame size (corrupt file?)")
+        base = stream.time_base
+        stamps: list[int] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                if stamp is not None:
+                    stamps.append(stamp)
+        except av.FFmpegError as exc:
+            if not stamps:
+                raise BallspotError(path, f"not a readable video ({exc})") from None
+            # a damaged tail: spot what can be read
+            print(f"ballspot: {path}: unreadable after {len(stamps)} frames, using those",
+                  file=sys.stderr)
+        rate = stream.average_rate or stream.guessed_rate
+        nominal = float(rate) if rate else FPS
+        codec = ctx.name
+    if not stamps or base is None:
+        raise BallspotError(path, "video stream has no frames with timestamps")
+    raw = np.unique(np.asarray(stamps, np.int64))
+    times = (raw - raw[0]).astype(np.float64) * float(base)
+    return SourceVideo(path, ctx.width, ctx.height, codec, times, nominal, int(raw[0]),
+                       float(base))
+
+
+def _luma(frame: Any) -> np.ndarray:
+    """The 8-bit luma plane of a decoded PyAV frame, uint8 (H, W)."""
+    if frame.format.name in _LUMA_FORMATS:
+        plane = frame.planes[0]
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        return np.ascontiguousarray(rows[:frame.height, :frame.width])
+    # 10-bit, RGB, palette...: let swscale produce gray (BT.601 luma for RGB sources)
+    return frame.to_ndarray(format="gray")
+
+
+def iter_resampled(source: SourceVideo) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(target index, luma (H, W))`` for every 25 fps target frame, in order.
+
+    Decodes once, sequentially; each target gets its nearest source frame by timestamp. A
+    source frame the decoder drops is replaced by the next one decoded (the last one at the end).
+    """
+    import av
+
+    wanted = source.target_sources()
+    total, last = len(wanted), len(source.times) - 1
+    container = av.open(str(source.path))
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        target, count, frame = 0, 0, None
+        try:
+            for frame in container.decode(stream):
+                stamp = frame.pts if frame.pts is not None else frame.dts
+                if stamp is None:  # no timestamp at all: assume frames come one by one
+                    index = min(count, last)
+                else:
+                    t = (stamp - source.origin) * source.time_base
+                    index = min(int(np.searchsorted(source.times, t - 1e-9)), last)
+                count += 1
+                luma = None
+                while target < total and wanted[target] <= index:
+                    if luma is None:
+                        luma = _luma(frame)
+                    yield target, luma
+                    target += 1
+                if target >= total:
+                    return
+        except av.FFmpegError as exc:
+            if count == 0:
+                raise BallspotError(source.path, f"cannot decode any frame ({exc})") from None
+            print(f"ballspot: {source.path}: decoding stopped after {count} frames ({exc})",
+                  file=sys.stderr)
+        if frame is None:
+            raise BallspotError(source.path, "the video stream decodes to no frames")
+        tail = _luma(frame)
+        while target < total:
+            yield target, tail
+            target += 1
+    finally:
+        container.close()
+
+
+# ----------------------------------------------------------------------------------- the models
+
+def find_model_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Model directories named by ``paths``: a model directory itself, or a folder of ``fold_*``
+    model directories (all of them). A path holding neither is a one-line error."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if all((path / name).is_file() for name in MODEL_FILES):
+            found.append(path)
+            continue
+        folds = sorted(p for p in path.glob("fold_*")
+                       if all((p / name).is_file() for name in MODEL_FILES)) \
+            if path.is_dir() else []
+        if not folds:
+            problem = "no such model folder" if not path.exists() else \
+                "not a model (needs model.safetensors + model.yaml, or fold_* model folders)"
+            raise BallspotError(path, problem)
+        found.extend(folds)
+    return found
+
+
+def default_model_paths() -> list[Path]:
+    """``models/finetune`` (the pipeline's final fold models) if present, else ``models/basic``."""
+    for path in DEFAULT_MODELS:
+        if path.exists():
+            return [path]
+    raise BallspotError(DEFAULT_MODELS[-1], "no model found (neither models/finetune nor "
+                                            "models/basic; train with dvc repro or pass --model)")
+
+
+@dataclass
+class _Member:
+    """One model of the ensemble with its predictor and its frame geometry."""
+
+    path: Path
+    predictor: Any
+    video_size: tuple[int, int]  # (W, H) frames are resized to
+    first: int = 0
+    last: int = -1
+    parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def _load_members(model_dirs: Sequence[Path], device: Any, video: SourceVideo,
+                  tta: bool, batch_frames: int) -> tuple[list[_Member], list[str]]:
+    from ballspot.predictor import CachedPredictor
+    from ballspot.training import load_model_dir
+
+    members, classes = [], None
+    for model_dir in model_dirs:
+        try:
+            model, resolved = load_model_dir(model_dir, device)
+        except BallspotError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - corrupt weights, mismatched tensors, bad YAML
+            raise BallspotError(model_dir, f"cannot load the model ({exc})") from None
+        own = list(resolved.get("classes") or [])
+        if classes is None:
+            classes = own
+        elif own != classes:
+            raise BallspotError(model_dir, f"classes {own} differ from the ensemble's {classes}")
+        frames = resolved["frames"]
+        size = tuple(frames["image_size"]) if frames.get("image_size") else None
+        video_size = tuple(frames.get("video_size") or (video.width, video.height))
+        predictor = CachedPredictor(model, frames["frame_stack_size"], frames["frame_stack_step"],
+                                    tta=tta, device=device, batch_frames=batch_frames, size=size)
+        members.append(_Member(model_dir, predictor, (int(video_size[0]), int(video_size[1]))))
+    return members, classes or []
+
+
+def _resize(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    width, height = size
+    if luma.shape == (height, width):
+        return luma
+    shrink = width * height < luma.shape[0] * luma.shape[1]
+    # area averaging when shrinking (no aliasing of the small ball), bilinear when enlarging
+    return cv2.resize(luma, (width, height),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def predict_ensemble(members: Sequence[_Member], frames: Iterable[tuple[int, np.ndarray]],
+                     num_frames: int, source: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every member's ``(frame_indexes, raw_predictions)`` from one pass over the frames.
+
+    :func:`ballspot.predictor.predict_video` drives one predictor; this is the same loop feeding
+    several (each its own span and resize), so the video is decoded once for the ensemble.
+    """
+    from ballspot.predictor import prediction_range
+
+    for m in members:
+        p = m.predictor
+        m.first, m.last = prediction_range(num_frames, p.frame_stack_size, p.frame_stack_step)
+        if m.last < m.first:
+            need = p.behind + p.ahead + 3
+            raise BallspotError(source, f"too short: {num_frames} frames at 25 fps, the model "
+                                        f"{m.path} needs at least {need}")
+        p.reset()
+        m.parts = []
+    stop = max(m.last + m.predictor.ahead for m in members)
+    for index, luma in frames:
+        resized: dict[tuple[int, int], np.ndarray] = {}
+        for m in members:
+            p = m.predictor
+            if m.first - p.behind <= index <= m.last + p.ahead:
+                if m.video_size not in resized:
+                    resized[m.video_size] = _resize(luma, m.video_size)
+                m.parts.append(p.put(index, resized[m.video_size]))
+        if index >= stop:
+            break
+    results = []
+    for m in members:
+        m.parts.append(m.predictor.flush())
+        m.predictor.reset()
+        indexes = np.concatenate([part[0] for part in m.parts])
+        raw = np.concatenate([part[1] for part in m.parts]).astype(np.float32)
+        if not np.array_equal(indexes, np.arange(m.first, m.last + 1)):
+            raise BallspotError(source, f"frames missing: {len(indexes)} of "
+                                        f"{m.last - m.first + 1} predictions made")
+        results.append((indexes, raw))
+    return results
+
+
+# ---------------------------------------------------------------------------------- the command
+
+@dataclass(frozen=True)
+class SpotResult:
+    """What :func:`spot_video` found and wrote."""
+
+    out_dir: Path
+    classes: list[str]
+    frame_indexes: np.ndarray  # (N,) int64 target (25 fps) frames
+    raw_predictions: np.ndarray  # (N, C) float32 ensemble mean
+    actions: list[tuple[int, int, float]]  # (25 fps frame, class index, confidence)
+    models: list[Path]
+
+    def events_ms(self) -> list[tuple[int, str, float]]:
+        """Spotted events as (ms of the input video, class name, confidence)."""
+        from ballspot.soccernet import frame_to_position
+
+        return [(frame_to_position(f, FPS), self.classes[c], conf) for f, c, conf in self.actions]
+
+
+def _nvdec_frames(path: Path, decode: str) -> tuple[Any, int] | None:
+    """An NVDEC fetcher and its frame count when it should be used, else None."""
+    import torch
+
+    from ballspot.video import open_fetcher, probe_video
+
+    if decode == "cpu" or (decode == "auto" and not torch.cuda.is_available()):
+        return None
+    try:
+        probe_video(path, expect_fps=FPS)
+    except BallspotError as exc:
+        if decode == "nvdec":
+            raise BallspotError(path, f"--decode nvdec needs a constant 25 fps stream "
+                                      f"({exc.problem}); use --decode cpu") from None
+        return None
+    fetcher = open_fetcher(path, decode, expect_fps=FPS)
+    return fetcher, fetcher.num_frames
+
+
+def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
+               out: str | Path | None = None, device: str = "auto", overlay: bool = True,
+               decode: str = "auto", params_path: str | Path = "params.yaml",
+               progress: bool = True) -> SpotResult:
+    """Spot the actions of ``video`` and write the outputs (:data:`OUTPUTS`) into ``out``.
+
+    ``models``: model directories or folders of ``fold_*`` model directories (default
+    :func:`default_model_paths`); several = the mean of their raw predictions. Post-processing
+    and the predictor's ``tta``/``batch_frames`` come from ``params_path`` if it exists.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from ballspot.allocator import tune_allocator
+    from ballspot.params import load_params
+    from ballspot.postprocess import (
+        blend_raw_predictions,
+        postprocess,
+        predictions_to_results,
+        save_raw_predictions,
+        write_results,
+    )
+    from ballspot.training import resolve_device
+    from ballspot.visualize import (
+        Event,
+        check_writable,
+        plot_timeline,
+        postprocess_params,
+        render_overlay,
+    )
+
+    if decode not in ("auto", "cpu", "nvdec"):
+        raise BallspotError(None, f"--decode must be auto, cpu or nvdec, got {decode!r}")
+    video = Path(video)
+    source = scan_video(video)
+    params = load_params(params_path) if Path(params_path).is_file() else {}
+    post = postprocess_params(params, params_path)
+    predict = params.get("predict") or {}
+    model_dirs = find_model_dirs(list(models) if models else default_model_paths())
+    try:
+        torch_device = resolve_device(device)
+    except RuntimeError as exc:
+        raise BallspotError(None, f"bad --device {device!r} ({exc})") from None
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise BallspotError(None, "--device cuda: CUDA is not available")
+    out_dir = Path(out) if out is not None else Path("spot") / video.stem
+    check_writable(out_dir)
+
+    tune_allocator()
+    members, classes = _load_members(model_dirs, torch_device, source,
+                                     tta=bool(predict.get("tta", True)),
+                                     batch_frames=int(predict.get("batch_frames", 32)))
+    nvdec = _nvdec_frames(video, decode)
+    if nvdec is not None:
+        fetcher, num_frames = nvdec
+        frames: Iterable[tuple[int, np.ndarray]] = fetcher.iter_frames()
+    else:
+        fetcher, num_frames = None, source.num_targets
+        frames = iter_resampled(source)
+    bar = tqdm(frames, total=num_frames, desc=f"spot {video.name}", unit="frame",
+               disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    try:
+        pairs = predict_ensemble(members, bar, num_frames, video)
+    finally:
+        bar.close()
+        if fetcher is not None:
+            fetcher.close()
+    indexes, raw = pairs[0] if len(pairs) == 1 else blend_raw_predictions(pairs)
+    actions = postprocess(indexes, raw, post)
+
+    try:
+        write_results(out_dir / OUTPUTS[0], predictions_to_results(
+            video.name, {1: actions}, classes, FPS))
+        _write_scores(out_dir / OUTPUTS[1], indexes, raw, classes)
+        save_raw_predictions(out_dir / OUTPUTS[2], indexes, raw)
+        times = indexes.astype(np.float64) * 1000.0 / FPS
+        events = [Event(f * 1000.0 / FPS, c, conf) for f, c, conf in actions]
+        plot_timeline(out_dir / OUTPUTS[3], times, raw, classes, events,
+                      title=f"{video.name}: {len(actions)} events, "
+                            f"{len(model_dirs)} model{'s' if len(model_dirs) > 1 else ''}")
+        if overlay:
+            render_overlay(video, out_dir / OUTPUTS[4], times, raw, classes, events,
+                           progress=progress, total_frames=len(source.times))
+    except OSError as exc:
+        raise BallspotError(out_dir, f"cannot write the outputs ({exc.strerror or exc})") \
+            from None
+    return SpotResult(out_dir, classes, indexes, raw, actions, model_dirs)
+
+
+def _write_scores(path: Path, indexes: np.ndarray, raw: np.ndarray,
+                  classes: Sequence[str]) -> None:
+    """``time_ms,frame,<class>...`` one row per predicted 25 fps frame, atomically."""
+    from ballspot.atomic import write_text
+    from ballspot.soccernet import frame_to_position
+
+    header = ",".join(["time_ms", "frame", *(c.replace(",", " ") for c in classes)])
+    lines = [header]
+    for frame, row in zip(indexes.tolist(), raw, strict=True):
+        lines.append(f"{frame_to_position(frame, FPS)},{frame},"
+                     + ",".join(f"{v:.5f}" for v in row))
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _spot(args: argparse.Namespace) -> None:
+    result = spot_video(args.video, args.model, args.out, args.device, not args.no_overlay,
+                        args.decode)
+    counts = {c: sum(1 for _, k, _ in result.actions if result.classes[k] == c)
+              for c in result.classes}
+    summary = ", ".join(f"{c} {n}" for c, n in counts.items())
+    print(f"spot: {len(result.actions)} events ({summary}) with {len(result.models)} model(s) "
+          f"-> {result.out_dir}", file=sys.stderr)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``ballspot spot``."""
+    cmd = commands.add_parser("spot", help="spot ball actions in any video file")
+    cmd.add_argument("video", help="video file (mkv, mp4, avi, mov...; any size and fps)")
+    cmd.add_argument("--model", action="append", default=None,
+                     help="model folder or folder of fold_* models; repeat for an ensemble "
+                          "(default: models/finetune if present, else models/basic)")
+    cmd.add_argument("--out", default=None, help="output folder (default spot/<video stem>)")
+    cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    cmd.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
+    cmd.add_argument("--decode", default="auto", choices=("auto", "cpu", "nvdec"),
+                     help="nvdec only for constant 25 fps videos; auto uses it when CUDA is "
+                          "available and the video fits, else PyAV on the CPU")
+    cmd.set_defaults(func=_spot)
