@@ -31,8 +31,6 @@ DEFAULT_MODELS = (Path("models/finetune"), Path("models/basic"))
 OUTPUTS = ("results_spotting.json", "scores.csv", "raw_predictions.npz", "timeline.png",
            "overlay.mp4")
 # formats whose plane 0 is the 8-bit luma the models were trained on (as ballspot.video)
-_LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12",
-                 "nv21", "gray", "yuv411p", "yuvj411p", "yuv410p", "yuv440p", "yuvj440p"}
 
 
 # ------------------------------------------------------------------------------------ the video
@@ -73,19 +71,10 @@ def scan_video(path: str | Path) -> SourceVideo:
     """Demux (no decoding) the first video stream's timestamps, or a one-line BallspotError."""
     import av
 
+    from ballspot.video import open_container
+
     path = Path(path)
-    if not path.exists():
-        raise BallspotError(path, "no such file")
-    if not path.is_file():
-        raise BallspotError(path, "not a file")
-    if path.stat().st_size == 0:
-        raise BallspotError(path, "empty file (0 bytes)")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise BallspotError(path, f"not a readable video ({reason})") from None
-    with container:
+    with open_container(path) as container:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["nothing"]
             raise BallspotError(path, f"no video stream (the file holds {', '.join(kinds)})")
@@ -119,16 +108,6 @@ def scan_video(path: str | Path) -> SourceVideo:
                        float(base))
 
 
-def _luma(frame: Any) -> np.ndarray:
-    """The 8-bit luma plane of a decoded PyAV frame, uint8 (H, W)."""
-    if frame.format.name in _LUMA_FORMATS:
-        plane = frame.planes[0]
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-        return np.ascontiguousarray(rows[:frame.height, :frame.width])
-    # 10-bit, RGB, palette...: let swscale produce gray (BT.601 luma for RGB sources)
-    return frame.to_ndarray(format="gray")
-
-
 def iter_resampled(source: SourceVideo) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(target index, luma (H, W))`` for every 25 fps target frame, in order.
 
@@ -136,6 +115,8 @@ def iter_resampled(source: SourceVideo) -> Iterator[tuple[int, np.ndarray]]:
     source frame the decoder drops is replaced by the next one decoded (the last one at the end).
     """
     import av
+
+    from ballspot.video import luma
 
     wanted = source.target_sources()
     total, last = len(wanted), len(source.times) - 1
@@ -153,11 +134,11 @@ def iter_resampled(source: SourceVideo) -> Iterator[tuple[int, np.ndarray]]:
                     t = (stamp - source.origin) * source.time_base
                     index = min(int(np.searchsorted(source.times, t - 1e-9)), last)
                 count += 1
-                luma = None
+                gray = None
                 while target < total and wanted[target] <= index:
-                    if luma is None:
-                        luma = _luma(frame)
-                    yield target, luma
+                    if gray is None:
+                        gray = luma(frame)
+                    yield target, gray
                     target += 1
                 if target >= total:
                     return
@@ -168,7 +149,7 @@ def iter_resampled(source: SourceVideo) -> Iterator[tuple[int, np.ndarray]]:
                   file=sys.stderr)
         if frame is None:
             raise BallspotError(source.path, "the video stream decodes to no frames")
-        tail = _luma(frame)
+        tail = luma(frame)
         while target < total:
             yield target, tail
             target += 1

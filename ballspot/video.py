@@ -39,8 +39,9 @@ from ballspot.errors import BallspotError
 
 BACKENDS = ("auto", "cpu", "pyav", "opencv", "nvdec")
 # 8-bit formats whose plane 0 is the luma (or gray) plane
-_LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12",
-                 "gray"}
+# 8-bit formats whose plane 0 is the luma plane
+LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12",
+                "nv21", "gray", "yuv411p", "yuvj411p", "yuv410p", "yuv440p", "yuvj440p"}
 # the container may include a longer audio track, so its duration only flags large shortfalls
 _CONTAINER_SLACK_S = 1.0
 
@@ -77,7 +78,9 @@ def probe_video(path: str | Path, expect_fps: float | None = 25.0) -> VideoInfo:
     return _scan_video(path, expect_fps).info
 
 
-def _scan_video(path: str | Path, expect_fps: float | None) -> _Scan:
+def open_container(path: str | Path) -> av.container.InputContainer:
+    """Open a media file with PyAV, or raise a one-line :class:`BallspotError` naming it
+    (missing, not a file, empty, or not readable)."""
     path = Path(path)
     if not path.exists():
         raise BallspotError(path, "no such file")
@@ -86,11 +89,16 @@ def _scan_video(path: str | Path, expect_fps: float | None) -> _Scan:
     if path.stat().st_size == 0:
         raise BallspotError(path, "empty file (0 bytes)")
     try:
-        container = av.open(str(path))
+        return av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc  # strerror: without the path again
         raise BallspotError(path, f"not a readable video, corrupt or truncated ({reason})") \
-            from exc
+            from None
+
+
+def _scan_video(path: str | Path, expect_fps: float | None) -> _Scan:
+    path = Path(path)
+    container = open_container(path)
     with container:
         if not container.streams.video:
             raise BallspotError(path, "no video stream")
@@ -99,7 +107,7 @@ def _scan_video(path: str | Path, expect_fps: float | None) -> _Scan:
         rate = stream.average_rate or stream.guessed_rate
         if not rate or not ctx.width or not ctx.height:
             raise BallspotError(path, "video stream has no frame rate or size (corrupt file?)")
-        if ctx.pix_fmt is not None and ctx.pix_fmt not in _LUMA_FORMATS:
+        if ctx.pix_fmt is not None and ctx.pix_fmt not in LUMA_FORMATS:
             raise BallspotError(path, f"unsupported pixel format {ctx.pix_fmt} (need 8-bit YUV)")
         fps = float(rate)
         if expect_fps is not None and abs(fps - expect_fps) > 1e-3:
@@ -276,7 +284,7 @@ class PyAVFetcher(FrameFetcher):
             if index != expected:
                 raise BallspotError(path, f"frame {expected} missing, decoder gave frame {index}")
             if keep is None or index in keep:
-                yield index, _luma(frame)
+                yield index, luma(frame)
             if index + 1 >= stop:
                 return
             expected = index + 1
@@ -314,8 +322,11 @@ class PyAVFetcher(FrameFetcher):
             self._container = None
 
 
-def _luma(frame: av.VideoFrame) -> np.ndarray:
-    """Plane 0 (Y) of a decoded frame as a contiguous uint8 (H, W) copy."""
+def luma(frame: av.VideoFrame) -> np.ndarray:
+    """The luma of a decoded frame as a contiguous uint8 (H, W) array: plane 0 (Y) of 8-bit YUV,
+    else FFmpeg's conversion to gray (10-bit, RGB, palette...; BT.601 luma for RGB)."""
+    if frame.format.name not in LUMA_FORMATS:
+        return frame.to_ndarray(format="gray")
     plane = frame.planes[0]
     rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
     return np.ascontiguousarray(rows[:frame.height, :frame.width])
