@@ -135,10 +135,10 @@ def _run(params: Mapping[str, Any], stage: str, config: Any, classes: list[str],
     import torch
 
     from ballspot.allocator import tune_allocator
-    from ballspot.augment import Augmentations, augmentation_seed
-    from ballspot.frames import pad_normalize, padded_size
+    from ballspot.augment import Augmentations
+    from ballspot.frames import padded_size
     from ballspot.model import build_model, freeze_conv2d_encoder
-    from ballspot.optim import ModelEma, build_optimizer, focal_loss, scaled_lr
+    from ballspot.optim import ModelEma, build_optimizer, scaled_lr
     from ballspot.pipeline import model_config
     from ballspot.sampling import (
         FrameIndexShaker,
@@ -146,7 +146,7 @@ def _run(params: Mapping[str, Any], stage: str, config: Any, classes: list[str],
         TrainSampler,
         annotation_sampling_weights,
     )
-    from ballspot.training import ClipDataset, EpochSampler, build_loader
+    from ballspot.training import ClipDataset, EpochSampler, build_loader, optimiser_step
 
     tune_allocator()  # as train_model does: glibc's defaults make CPU steps several times slower
     if config.torch_threads:
@@ -198,17 +198,8 @@ def _run(params: Mapping[str, Any], stage: str, config: Any, classes: list[str],
         fetched = time.perf_counter()
         frames, targets = next(batches)
         began = time.perf_counter()
-        frames = pad_normalize(frames.to(device, non_blocking=True), pad_size)
-        frames = augment(frames, seed=augmentation_seed(seed, step))
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            loss = focal_loss(step_model(frames), targets.to(device), config.focal_alpha,
-                              config.focal_gamma)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        ema.update(model)
-        loss.item()
+        optimiser_step(step_model, model, ema, optimizer, scaler, augment, frames, targets,
+                       config, device, pad_size, seed, step).item()
         sync()
         wait += began - fetched
         compute += time.perf_counter() - began

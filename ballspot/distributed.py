@@ -107,12 +107,6 @@ def all_gather_objects(value: Any, context: DistContext) -> list[Any]:
     return gathered
 
 
-def mean_over_ranks(total: float, count: int, context: DistContext) -> float:
-    """``sum(total) / sum(count)`` over ranks (the same float on every rank)."""
-    pairs = all_gather_objects((float(total), int(count)), context)
-    return sum(t for t, _ in pairs) / max(sum(c for _, c in pairs), 1)
-
-
 def relaunch_with_torchrun(nproc: int, argv: Sequence[str]) -> int:
     """Run ``python -m torch.distributed.run --standalone --nproc-per-node nproc <argv>``.
 

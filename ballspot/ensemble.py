@@ -1,4 +1,4 @@
-"""Ensembling fold models (§11), the challenge submission zip, and scoring it against hidden labels.
+"""Ensembling fold models (§11) and the challenge submission zip.
 
 The ensemble of a game is the per-frame mean of every fold model's raw predictions (coverage
 weighted, see :func:`ballspot.postprocess.blend_raw_predictions`), post-processed once. The zip
@@ -11,7 +11,6 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ballspot.atomic import atomic_dir, atomic_path
 from ballspot.errors import BallspotError
@@ -71,13 +70,3 @@ def write_submission(results_dir: str | Path, games: Sequence[str], zip_path: st
             names.append(name)
     return names
 
-
-def score_submission(labels_dir: str | Path, zip_path: str | Path, spec: DatasetSpec,
-                     games: Sequence[str], metric: str = "at1") -> dict[str, Any]:
-    """mAP of a submission zip against labels kept outside the dataset (synthetic challenge)."""
-    from ballspot.metric import evaluate
-
-    result = evaluate(labels_dir, zip_path, spec.classes, metric, spec.label_file, RESULTS_FILE,
-                      games, spec.fps)
-    return {"mAP": float(result["mAP"]),
-            **{c: float(v) for c, v in result["per_class"].items()}}

@@ -136,19 +136,16 @@ def predict_games(model_dir: str | Path, spec: DatasetSpec, games: Sequence[str]
     import torch
 
     from ballspot.predictor import CachedPredictor, predict_video
-    from ballspot.training import load_model_dir, resolve_device
+    from ballspot.training import resolve_device
     from ballspot.video import open_fetcher
 
     tune_allocator()
     device = resolve_device(predict.get("device", "auto"))
     if predict.get("torch_threads"):
         torch.set_num_threads(int(predict["torch_threads"]))
-    model, resolved = load_model_dir(model_dir, device)
-    frames = resolved["frames"]
-    size = tuple(frames["image_size"]) if frames.get("image_size") else None
-    predictor = CachedPredictor(model, frames["frame_stack_size"], frames["frame_stack_step"],
-                                tta=bool(predict.get("tta", True)), device=device,
-                                batch_frames=int(predict.get("batch_frames", 32)), size=size)
+    predictor, _ = CachedPredictor.from_model_dir(
+        model_dir, device, tta=bool(predict.get("tta", True)),
+        batch_frames=int(predict.get("batch_frames", 32)))
     halves = load_videos(spec, games, labelled=False)
     with atomic_dir(out_dir) as tmp:
         for half in halves:
@@ -183,8 +180,6 @@ def evaluate_folds(params: Mapping[str, Any], predictions_root: str | Path,
     ``predictions_root`` holds ``fold_<k>/<game>/<half>_raw_predictions.npz``. CV pools every
     labelled game in one SoccerNet evaluation; test pools the games of ``dataset.test_folds``.
     """
-    from ballspot.metric import evaluate
-
     spec = DatasetSpec.from_params(params["dataset"])
     post = PostprocessParams.from_params(params["postprocess"])
     metric = params.get("evaluate", {}).get("metric", "at1")
@@ -194,10 +189,7 @@ def evaluate_folds(params: Mapping[str, Any], predictions_root: str | Path,
             spot_games(spec, games, predictions_root / f"fold_{k}", tmp, post)
 
         def score(games: Sequence[str]) -> dict[str, float]:
-            result = evaluate(spec.task_dir, tmp, spec.classes, metric, spec.label_file,
-                              RESULTS_FILE, games, spec.fps)
-            return {"mAP": float(result["mAP"]),
-                    **{c: float(v) for c, v in result["per_class"].items()}}
+            return score_games(spec, spec.task_dir, tmp, games, metric)
 
         metrics = {"cv": score(spec.labelled_games)}
         test_games = [g for k in spec.test_folds for g in spec.folds[k]]
@@ -206,3 +198,15 @@ def evaluate_folds(params: Mapping[str, Any], predictions_root: str | Path,
         metrics.update({f"fold_{k}": score(games) for k, games in enumerate(spec.folds)})
     write_json(metrics_path, metrics)
     return metrics
+
+
+def score_games(spec: DatasetSpec, labels: str | Path, predictions: str | Path,
+                games: Sequence[str], metric: str = "at1") -> dict[str, float]:
+    """``{"mAP": ..., <class>: AP}`` of ``games``' ``results_spotting.json`` in ``predictions``
+    (a folder or a submission zip) against the label files under ``labels``."""
+    from ballspot.metric import evaluate
+
+    result = evaluate(labels, predictions, spec.classes, metric, spec.label_file, RESULTS_FILE,
+                      games, spec.fps)
+    return {"mAP": float(result["mAP"]),
+            **{c: float(v) for c, v in result["per_class"].items()}}

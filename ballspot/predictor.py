@@ -9,8 +9,9 @@ stacks and complete clips are accumulated and run through the network in batches
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,6 +60,20 @@ class CachedPredictor:
     Frames are uint8 (H, W) grayscale, processed by :func:`pad_normalize` with ``size`` (W, H)
     and cast to the model's dtype.
     """
+
+    @classmethod
+    def from_model_dir(cls, model_dir: str | Path, device: str | torch.device = "cpu",
+                       tta: bool = False, batch_frames: int = 16
+                       ) -> tuple[CachedPredictor, dict[str, Any]]:
+        """The predictor of a model directory (its frame geometry from ``model.yaml``), with the
+        resolved params that built the model."""
+        from ballspot.training import load_model_dir
+
+        model, resolved = load_model_dir(model_dir, device)
+        frames = resolved["frames"]
+        size = tuple(frames["image_size"]) if frames.get("image_size") else None
+        return cls(model, frames["frame_stack_size"], frames["frame_stack_step"], tta=tta,
+                   device=device, batch_frames=batch_frames, size=size), resolved
 
     def __init__(self, model: MultiDimStacker, frame_stack_size: int, frame_stack_step: int,
                  tta: bool = False, device: str | torch.device = "cpu", batch_frames: int = 16,
@@ -150,27 +165,50 @@ def predict_video(predictor: CachedPredictor,
     §9.3. Frames outside the needed span are skipped, reading stops after the last needed frame.
     A gap in the frames raises :class:`BallspotError` naming ``source``.
     """
-    first, last = prediction_range(num_frames, predictor.frame_stack_size,
-                                   predictor.frame_stack_step)
-    predictor.reset()
-    if last < first:
-        return predictor._empty()
-    parts = []
-    for index, frame in frames:
-        if index < first - predictor.behind:
+    return predict_video_many([predictor], frames, num_frames, source)[0]
+
+
+def predict_video_many(predictors: Sequence[CachedPredictor],
+                       frames: Iterable[tuple[int, torch.Tensor | np.ndarray]], num_frames: int,
+                       source: str | Path | None = None,
+                       transforms: Sequence[Callable[[Any], Any]] | None = None,
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`predict_video` for several predictors fed from one pass over the frames (an
+    ensemble decodes the video once); ``transforms[k]`` (default none) maps each frame before
+    predictor ``k`` sees it. Returns each predictor's ``(frame_indexes, raw_predictions)``.
+    """
+    transforms = transforms or [lambda frame: frame] * len(predictors)
+    spans = [prediction_range(num_frames, p.frame_stack_size, p.frame_stack_step)
+             for p in predictors]
+    parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in predictors]
+    for predictor in predictors:
+        predictor.reset()
+    live = [k for k, (first, last) in enumerate(spans) if last >= first]
+    stop = max((spans[k][1] + predictors[k].ahead for k in live), default=-1)
+    if live:
+        for index, frame in frames:
+            for k in live:
+                predictor, (first, last) = predictors[k], spans[k]
+                if first - predictor.behind <= index <= last + predictor.ahead:
+                    parts[k].append(predictor.put(index, transforms[k](frame)))
+            if index >= stop:
+                break
+    results = []
+    for k, predictor in enumerate(predictors):
+        first, last = spans[k]
+        if last < first:
+            results.append(predictor._empty())
             continue
-        if index > last + predictor.ahead:
-            break
-        parts.append(predictor.put(index, frame))
-    parts.append(predictor.flush())
-    predictor.reset()
-    indexes = np.concatenate([p[0] for p in parts])
-    predictions = np.concatenate([p[1] for p in parts])
-    if not np.array_equal(indexes, np.arange(first, last + 1)):
-        missing = sorted(set(range(first, last + 1)) - set(indexes.tolist()))
-        raise BallspotError(source, f"frames missing: no prediction for {len(missing)} of "
-                                    f"{last - first + 1} frames, first {missing[:3]}")
-    return indexes, predictions.astype(np.float32)
+        parts[k].append(predictor.flush())
+        predictor.reset()
+        indexes = np.concatenate([p[0] for p in parts[k]])
+        predictions = np.concatenate([p[1] for p in parts[k]])
+        if not np.array_equal(indexes, np.arange(first, last + 1)):
+            missing = sorted(set(range(first, last + 1)) - set(indexes.tolist()))
+            raise BallspotError(source, f"frames missing: no prediction for {len(missing)} of "
+                                        f"{last - first + 1} frames, first {missing[:3]}")
+        results.append((indexes, predictions.astype(np.float32)))
+    return results
 
 
 @torch.inference_mode()

@@ -300,7 +300,6 @@ class ValidationSampler:
         return video, self.stack.make(centre)
 
 
-
 def effective_number_weights(counts: Mapping[str, int], beta: float = 0.999) -> dict[str, float]:
     """Per-class sampling weights from class counts by the "effective number of samples" rule
     (Cui et al., 2019): ``w_c ∝ (1 - β) / (1 - β^n_c)``, normalised to sum 1 (§4.5's table is of

@@ -15,9 +15,10 @@ because the frame fetchers address frames by index at 25 fps; any other rate goe
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,25 +190,22 @@ def default_model_paths() -> list[Path]:
 
 @dataclass
 class _Member:
-    """One model of the ensemble with its predictor and its frame geometry."""
+    """One model of the ensemble with its predictor and the frame size it was trained on."""
 
     path: Path
     predictor: Any
     video_size: tuple[int, int]  # (W, H) frames are resized to
-    first: int = 0
-    last: int = -1
-    parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 def _load_members(model_dirs: Sequence[Path], device: Any, video: SourceVideo,
                   tta: bool, batch_frames: int) -> tuple[list[_Member], list[str]]:
     from ballspot.predictor import CachedPredictor
-    from ballspot.training import load_model_dir
 
     members, classes = [], None
     for model_dir in model_dirs:
         try:
-            model, resolved = load_model_dir(model_dir, device)
+            predictor, resolved = CachedPredictor.from_model_dir(model_dir, device, tta,
+                                                                 batch_frames)
         except BallspotError:
             raise
         except Exception as exc:  # noqa: BLE001 - corrupt weights, mismatched tensors, bad YAML
@@ -217,11 +215,7 @@ def _load_members(model_dirs: Sequence[Path], device: Any, video: SourceVideo,
             classes = own
         elif own != classes:
             raise BallspotError(model_dir, f"classes {own} differ from the ensemble's {classes}")
-        frames = resolved["frames"]
-        size = tuple(frames["image_size"]) if frames.get("image_size") else None
-        video_size = tuple(frames.get("video_size") or (video.width, video.height))
-        predictor = CachedPredictor(model, frames["frame_stack_size"], frames["frame_stack_step"],
-                                    tta=tta, device=device, batch_frames=batch_frames, size=size)
+        video_size = tuple(resolved["frames"].get("video_size") or (video.width, video.height))
         members.append(_Member(model_dir, predictor, (int(video_size[0]), int(video_size[1]))))
     return members, classes or []
 
@@ -238,46 +232,39 @@ def _resize(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+class _Resizer:
+    """Resizes the current frame once per target size, however many members share the size."""
+
+    def __init__(self) -> None:
+        self._frame: np.ndarray | None = None
+        self._sizes: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        if luma is not self._frame:
+            self._frame, self._sizes = luma, {}
+        if size not in self._sizes:
+            self._sizes[size] = _resize(luma, size)
+        return self._sizes[size]
+
+
 def predict_ensemble(members: Sequence[_Member], frames: Iterable[tuple[int, np.ndarray]],
                      num_frames: int, source: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every member's ``(frame_indexes, raw_predictions)`` from one pass over the frames.
-
-    :func:`ballspot.predictor.predict_video` drives one predictor; this is the same loop feeding
-    several (each its own span and resize), so the video is decoded once for the ensemble.
-    """
-    from ballspot.predictor import prediction_range
+    """Every member's ``(frame_indexes, raw_predictions)`` from one pass over the frames, each
+    member seeing them resized to its own training size."""
+    from ballspot.predictor import predict_video_many, prediction_range
 
     for m in members:
         p = m.predictor
-        m.first, m.last = prediction_range(num_frames, p.frame_stack_size, p.frame_stack_step)
-        if m.last < m.first:
+        first, last = prediction_range(num_frames, p.frame_stack_size, p.frame_stack_step)
+        if last < first:
             need = p.behind + p.ahead + 3
             raise BallspotError(source, f"too short: {num_frames} frames at 25 fps, the model "
                                         f"{m.path} needs at least {need}")
-        p.reset()
-        m.parts = []
-    stop = max(m.last + m.predictor.ahead for m in members)
-    for index, luma in frames:
-        resized: dict[tuple[int, int], np.ndarray] = {}
-        for m in members:
-            p = m.predictor
-            if m.first - p.behind <= index <= m.last + p.ahead:
-                if m.video_size not in resized:
-                    resized[m.video_size] = _resize(luma, m.video_size)
-                m.parts.append(p.put(index, resized[m.video_size]))
-        if index >= stop:
-            break
-    results = []
-    for m in members:
-        m.parts.append(m.predictor.flush())
-        m.predictor.reset()
-        indexes = np.concatenate([part[0] for part in m.parts])
-        raw = np.concatenate([part[1] for part in m.parts]).astype(np.float32)
-        if not np.array_equal(indexes, np.arange(m.first, m.last + 1)):
-            raise BallspotError(source, f"frames missing: {len(indexes)} of "
-                                        f"{m.last - m.first + 1} predictions made")
-        results.append((indexes, raw))
-    return results
+    resize = _Resizer()
+    return predict_video_many(
+        [m.predictor for m in members], frames, num_frames, source,
+        [functools.partial(resize, size=m.video_size)
+         for m in members])
 
 
 # ---------------------------------------------------------------------------------- the command

@@ -263,6 +263,34 @@ def _ddp_wrap(model: torch.nn.Module, context: distributed.DistContext, device: 
                                    else None)
 
 
+def optimiser_step(step_model: torch.nn.Module, model: torch.nn.Module, ema: ModelEma,
+                   optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                   augment: Any, frames: torch.Tensor, targets: torch.Tensor,
+                   config: TrainConfig, device: torch.device, pad_size: tuple[int, int] | None,
+                   seed: int, step: int) -> torch.Tensor:
+    """One optimiser step of §8 on a batch of uint8 clips (B, T, H, W) and targets (B, C).
+
+    Seeds torch from (seed, step), pads and normalises, augments with its own (seed, step) draw,
+    runs the focal loss under fp16 autocast when the scaler is enabled (AMP on CUDA), steps the
+    optimiser and updates the EMA of ``model``; ``step_model`` is what runs the forward (the
+    model itself, compiled, or DDP-wrapped). Returns the loss (a scalar tensor).
+    """
+    from ballspot.augment import augmentation_seed
+
+    torch.manual_seed(step_seed(seed, step))
+    frames = pad_normalize(frames.to(device, non_blocking=True), pad_size)
+    targets = targets.to(device)
+    frames = augment(frames, seed=augmentation_seed(seed, step))
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
+        loss = focal_loss(step_model(frames), targets, config.focal_alpha, config.focal_gamma)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    ema.update(model)
+    return loss
+
+
 def train_model(
     config: TrainConfig,
     model_config: ModelConfig,
@@ -287,7 +315,7 @@ def train_model(
     its shard of every epoch with ``batch_size`` clips a step (global batch ``batch_size`` x
     world, the LR scaled to it), and rank 0 alone writes checkpoints, logs and the model.
     """
-    from ballspot.augment import Augmentations, augmentation_seed
+    from ballspot.augment import Augmentations
 
     tune_allocator()
     out_dir, checkpoint_dir = Path(out_dir), Path(checkpoint_dir)
@@ -397,18 +425,8 @@ def train_model(
             step = epoch * steps_per_epoch + i
             for group in optimizer.param_groups:
                 group["lr"] = lr * lr_factor(step, warmup_steps, total_steps, min_factor)
-            torch.manual_seed(step_seed(run_seed, step))
-            frames = pad_normalize(frames.to(device, non_blocking=True), pad_size)
-            targets = targets.to(device)
-            frames = augment(frames, seed=augmentation_seed(run_seed, step))
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                loss = focal_loss(step_model(frames), targets, config.focal_alpha,
-                                  config.focal_gamma)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            ema.update(model)
+            loss = optimiser_step(step_model, model, ema, optimizer, scaler, augment, frames,
+                                  targets, config, device, pad_size, run_seed, step)
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         # DDP keeps the parameters equal; BatchNorm statistics (live and EMA) drift per rank,

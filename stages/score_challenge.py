@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     from ballspot.atomic import write_json
-    from ballspot.ensemble import score_submission
+    from ballspot.pipeline import score_games
     from ballspot.soccernet import DatasetSpec
 
     spec = DatasetSpec.from_params(args.params_data["dataset"])
@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> None:
         print("score_challenge: no hidden labels (real challenge games are scored by the server)")
         return
     metric = args.params_data.get("evaluate", {}).get("metric", "at1")
-    scores = score_submission(args.labels, args.submission, spec, labelled, metric)
+    scores = score_games(spec, args.labels, args.submission, labelled, metric)
     write_json(args.metrics, {"challenge": scores})
     print(f"score_challenge: challenge mAP {scores['mAP']:.4f} over {len(labelled)} games")
 

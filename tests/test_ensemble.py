@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ballspot.ensemble import model_folders, score_submission, write_submission
+from ballspot.ensemble import model_folders, write_submission
 from ballspot.errors import BallspotError
+from ballspot.pipeline import score_games
 from ballspot.postprocess import PostprocessParams, load_raw_predictions, save_raw_predictions
 from ballspot.soccernet import Annotation, DatasetSpec, write_labels
 
@@ -84,11 +85,11 @@ def test_the_zip_scores_against_hidden_labels(ensembled: tuple[DatasetSpec, Path
     for game in GAMES:
         write_labels(hidden / game / "Labels-ball.json", game,
                      [Annotation(1, 50, "PASS"), Annotation(2, 51, "PASS")])
-    assert score_submission(hidden, tmp_path / "s.zip", spec, GAMES)["PASS"] == 1.0
+    assert score_games(spec, hidden, tmp_path / "s.zip", GAMES)["PASS"] == 1.0
     for game in GAMES:  # moved 1 s away: outside the ±0.5 s window of mAP@1
         write_labels(hidden / game / "Labels-ball.json", game,
                      [Annotation(1, 75, "PASS"), Annotation(2, 76, "PASS")])
-    assert score_submission(hidden, tmp_path / "s.zip", spec, GAMES)["PASS"] == 0.0
+    assert score_games(spec, hidden, tmp_path / "s.zip", GAMES)["PASS"] == 0.0
 
 
 def test_no_fold_folders_is_a_one_line_error(tmp_path: Path) -> None:
