@@ -72,8 +72,9 @@ def prepare_data(params: Mapping[str, Any], progress: bool = True) -> dict[str, 
             )
 
             config = SyntheticConfig.from_params(data["synthetic"])
-            generate_ball_dataset(tmp_spec, tmp_hidden, config, progress=progress)
-            generate_action_dataset(tmp_action, games_action, config, progress=progress)
+            workers = int(data.get("workers", 1))
+            generate_ball_dataset(tmp_spec, tmp_hidden, config, progress, workers)
+            generate_action_dataset(tmp_action, games_action, config, progress, workers)
         else:
             from ballspot.download import (
                 DownloadConfig,

@@ -983,25 +983,73 @@ def _check_games(spec: DatasetSpec, games: Sequence[str]) -> None:
             raise BallspotError(spec.task_dir / game, "game name must be league/season/game")
 
 
-def _write_half(spec: DatasetSpec, game: str, half: int, config: SyntheticConfig, fps: int,
-                summary: dict[str, Any], progress: Callable[[int], object],
-                action: bool = False) -> Track:
-    """Simulate, render and encode one half into the dataset; count its frames and bytes."""
-    track = simulate_half(config, game, half, fps, action=action)
-    scene = make_scene(config, game, half)
-    path = spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}"
-    summary["bytes"] += _write_video(path, track, scene, config, config.width, config.height,
-                                     progress)
-    summary["frames"] += track.num_frames
-    return track
+@dataclass(frozen=True)
+class _HalfJob:
+    """One half to simulate, render and encode (picklable, for a worker process)."""
+
+    path: Path
+    game: str
+    half: int
+    config: SyntheticConfig
+    fps: int
+    action: bool
+
+
+@dataclass(frozen=True)
+class _HalfResult:
+    events: list[Event]
+    left_team: int
+    frames: int
+    bytes: int
+
+
+def _render_half(job: _HalfJob) -> _HalfResult:
+    """Simulate, render and encode one half into ``job.path``."""
+    track = simulate_half(job.config, job.game, job.half, job.fps, action=job.action)
+    scene = make_scene(job.config, job.game, job.half)
+    size = _write_video(job.path, track, scene, job.config, job.config.width, job.config.height)
+    return _HalfResult(track.events, track.left_team, track.num_frames, size)
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)  # one core per worker process
+
+
+def _render_halves(jobs: Sequence[_HalfJob], workers: int, desc: str, progress: bool
+                   ) -> list[_HalfResult]:
+    """Render ``jobs`` with ``workers`` processes; results in job order.
+
+    Every half is seeded on its own (game, half) and encoded with one thread, so the files are
+    byte-identical whatever the number of workers.
+    """
+    results: list[_HalfResult | None] = [None] * len(jobs)
+    with tqdm(total=len(jobs), disable=not progress, unit="half", desc=desc) as bar:
+        if workers <= 1 or len(jobs) <= 1:
+            for i, job in enumerate(jobs):
+                results[i] = _render_half(job)
+                bar.update(1)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
+                                     initializer=_worker_init) as pool:
+                futures = {pool.submit(_render_half, job): i for i, job in enumerate(jobs)}
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update(1)
+    return [r for r in results if r is not None]
 
 
 def generate_ball_dataset(spec: DatasetSpec, hidden_labels_dir: str | Path,
-                          config: SyntheticConfig, progress: bool = True) -> dict[str, Any]:
+                          config: SyntheticConfig, progress: bool = True, workers: int = 1
+                          ) -> dict[str, Any]:
     """Write the ball dataset: labelled fold games, and challenge games with hidden labels.
 
     Fold games get ``spec.label_file`` in their folder; challenge games get theirs under
-    ``hidden_labels_dir/<game>/`` only. Returns a summary (games, frames, events per class, bytes).
+    ``hidden_labels_dir/<game>/`` only. ``workers`` processes render halves side by side (the
+    files do not depend on it). Returns a summary (games, frames, events per class, bytes).
     """
     bad = [c for c in spec.classes if c not in BALL_CLASSES]
     if bad:
@@ -1010,8 +1058,6 @@ def generate_ball_dataset(spec: DatasetSpec, hidden_labels_dir: str | Path,
     fps = _int_fps(spec)
     labelled, hidden = spec.labelled_games, list(spec.challenge)
     _check_games(spec, labelled + hidden)
-    n = max(1, round(config.half_seconds * fps))
-    total = n * len(spec.halves) * (len(labelled) + len(hidden))
     summary: dict[str, Any] = {"games": len(labelled) + len(hidden),
                                "labelled_games": len(labelled),
                                "challenge_games": len(hidden), "halves": len(spec.halves),
@@ -1019,28 +1065,33 @@ def generate_ball_dataset(spec: DatasetSpec, hidden_labels_dir: str | Path,
                                "events": {c: 0 for c in spec.classes},
                                "challenge_events": {c: 0 for c in spec.classes},
                                "width": config.width, "height": config.height, "fps": fps}
-    with tqdm(total=total, disable=not progress, unit="frame", desc="synthetic ball data") as bar:
-        for game in labelled + hidden:
-            annotations = []
-            for half in spec.halves:
-                track = _write_half(spec, game, half, config, fps, summary, bar.update)
-                for ev in track.events:
-                    if ev.label in spec.classes:
-                        side = "left" if ev.team == track.left_team else "right"
-                        annotations.append(Annotation(half, ev.frame, ev.label, side, "visible"))
-            key = "events" if game in labelled else "challenge_events"
-            for a in annotations:
-                summary[key][a.label] += 1
-            if game in labelled:
-                write_labels(spec.label_path(game), game, annotations, spec.fps)
-            else:
-                write_labels(Path(hidden_labels_dir) / game / spec.label_file, game, annotations,
-                             spec.fps)
+    games = labelled + hidden
+    jobs = [_HalfJob(spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}", game, half,
+                     config, fps, False) for game in games for half in spec.halves]
+    results = iter(_render_halves(jobs, workers, "synthetic ball data", progress))
+    for game in games:
+        annotations = []
+        for half in spec.halves:
+            result = next(results)
+            summary["frames"] += result.frames
+            summary["bytes"] += result.bytes
+            for ev in result.events:
+                if ev.label in spec.classes:
+                    side = "left" if ev.team == result.left_team else "right"
+                    annotations.append(Annotation(half, ev.frame, ev.label, side, "visible"))
+        key = "events" if game in labelled else "challenge_events"
+        for a in annotations:
+            summary[key][a.label] += 1
+        if game in labelled:
+            write_labels(spec.label_path(game), game, annotations, spec.fps)
+        else:
+            write_labels(Path(hidden_labels_dir) / game / spec.label_file, game, annotations,
+                         spec.fps)
     return summary
 
 
 def generate_action_dataset(spec: DatasetSpec, games: Sequence[str], config: SyntheticConfig,
-                            progress: bool = True) -> dict[str, Any]:
+                            progress: bool = True, workers: int = 1) -> dict[str, Any]:
     """Write an action dataset (SoccerNet-v2 ``Labels-v2.json``) of simulated set pieces.
 
     Only the classes of ``spec.classes`` this generator can show by motion are produced
@@ -1052,25 +1103,26 @@ def generate_action_dataset(spec: DatasetSpec, games: Sequence[str], config: Syn
                                   f"rendered (renderable: {list(ACTION_CLASSES)})")
     fps = _int_fps(spec)
     _check_games(spec, games)
-    n = max(1, round(config.half_seconds * fps))
     summary: dict[str, Any] = {"games": len(games), "halves": len(spec.halves), "frames": 0,
                                "bytes": 0, "events": {c: 0 for c in classes}, "not_shown": 0,
                                "width": config.width, "height": config.height, "fps": fps}
-    with tqdm(total=n * len(spec.halves) * len(games), disable=not progress, unit="frame",
-              desc="synthetic action data") as bar:
-        for game in games:
-            annotations = []
-            for half in spec.halves:
-                track = _write_half(spec, game, half, config, fps, summary, bar.update,
-                                    action=True)
-                for ev in track.events:
-                    if ev.label in classes:
-                        annotations.append(Annotation(half, ev.frame, ev.label,
-                                                      "home" if ev.team == 0 else "away",
-                                                      ev.visibility))
-                        summary["events"][ev.label] += 1
-                        summary["not_shown"] += ev.visibility != "visible"
-            write_labels(spec.label_path(game), game, annotations, spec.fps)
+    jobs = [_HalfJob(spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}", game, half,
+                     config, fps, True) for game in games for half in spec.halves]
+    results = iter(_render_halves(jobs, workers, "synthetic action data", progress))
+    for game in games:
+        annotations = []
+        for half in spec.halves:
+            result = next(results)
+            summary["frames"] += result.frames
+            summary["bytes"] += result.bytes
+            for ev in result.events:
+                if ev.label in classes:
+                    annotations.append(Annotation(half, ev.frame, ev.label,
+                                                  "home" if ev.team == 0 else "away",
+                                                  ev.visibility))
+                    summary["events"][ev.label] += 1
+                    summary["not_shown"] += ev.visibility != "visible"
+        write_labels(spec.label_path(game), game, annotations, spec.fps)
     return summary
 
 
