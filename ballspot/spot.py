@@ -31,7 +31,6 @@ MODEL_FILES = ("model.safetensors", "model.yaml")
 DEFAULT_MODELS = (Path("models/finetune"), Path("models/basic"))
 OUTPUTS = ("results_spotting.json", "scores.csv", "raw_predictions.npz", "timeline.png",
            "overlay.mp4")
-# formats whose plane 0 is the 8-bit luma the models were trained on (as ballspot.video)
 
 
 # ------------------------------------------------------------------------------------ the video

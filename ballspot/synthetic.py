@@ -1042,6 +1042,21 @@ def _render_halves(jobs: Sequence[_HalfJob], workers: int, desc: str, progress: 
     return [r for r in results if r is not None]
 
 
+def _render_games(spec: DatasetSpec, games: Sequence[str], config: SyntheticConfig, fps: int,
+                  action: bool, workers: int, desc: str, progress: bool, summary: dict[str, Any]
+                  ) -> dict[str, list[tuple[int, _HalfResult]]]:
+    """Render every half of ``games`` into the dataset; add their frames and bytes to
+    ``summary``. Returns each game's ``(half, result)`` in half order."""
+    jobs = [_HalfJob(spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}", game, half,
+                     config, fps, action) for game in games for half in spec.halves]
+    by_game: dict[str, list[tuple[int, _HalfResult]]] = {game: [] for game in games}
+    for job, result in zip(jobs, _render_halves(jobs, workers, desc, progress), strict=True):
+        summary["frames"] += result.frames
+        summary["bytes"] += result.bytes
+        by_game[job.game].append((job.half, result))
+    return by_game
+
+
 def generate_ball_dataset(spec: DatasetSpec, hidden_labels_dir: str | Path,
                           config: SyntheticConfig, progress: bool = True, workers: int = 1
                           ) -> dict[str, Any]:
@@ -1065,16 +1080,11 @@ def generate_ball_dataset(spec: DatasetSpec, hidden_labels_dir: str | Path,
                                "events": {c: 0 for c in spec.classes},
                                "challenge_events": {c: 0 for c in spec.classes},
                                "width": config.width, "height": config.height, "fps": fps}
-    games = labelled + hidden
-    jobs = [_HalfJob(spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}", game, half,
-                     config, fps, False) for game in games for half in spec.halves]
-    results = iter(_render_halves(jobs, workers, "synthetic ball data", progress))
-    for game in games:
+    rendered = _render_games(spec, labelled + hidden, config, fps, False, workers,
+                             "synthetic ball data", progress, summary)
+    for game, halves in rendered.items():
         annotations = []
-        for half in spec.halves:
-            result = next(results)
-            summary["frames"] += result.frames
-            summary["bytes"] += result.bytes
+        for half, result in halves:
             for ev in result.events:
                 if ev.label in spec.classes:
                     side = "left" if ev.team == result.left_team else "right"
@@ -1106,15 +1116,11 @@ def generate_action_dataset(spec: DatasetSpec, games: Sequence[str], config: Syn
     summary: dict[str, Any] = {"games": len(games), "halves": len(spec.halves), "frames": 0,
                                "bytes": 0, "events": {c: 0 for c in classes}, "not_shown": 0,
                                "width": config.width, "height": config.height, "fps": fps}
-    jobs = [_HalfJob(spec.game_dir(game) / f"{spec.video_stem(half)}.{config.ext}", game, half,
-                     config, fps, True) for game in games for half in spec.halves]
-    results = iter(_render_halves(jobs, workers, "synthetic action data", progress))
-    for game in games:
+    rendered = _render_games(spec, games, config, fps, True, workers, "synthetic action data",
+                             progress, summary)
+    for game, halves in rendered.items():
         annotations = []
-        for half in spec.halves:
-            result = next(results)
-            summary["frames"] += result.frames
-            summary["bytes"] += result.bytes
+        for half, result in halves:
             for ev in result.events:
                 if ev.label in classes:
                     annotations.append(Annotation(half, ev.frame, ev.label,

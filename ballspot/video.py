@@ -39,7 +39,6 @@ from ballspot.errors import BallspotError
 
 BACKENDS = ("auto", "cpu", "pyav", "opencv", "nvdec")
 # 8-bit formats whose plane 0 is the luma (or gray) plane
-# 8-bit formats whose plane 0 is the luma plane
 LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12",
                 "nv21", "gray", "yuv411p", "yuvj411p", "yuv410p", "yuv440p", "yuvj440p"}
 # the container may include a longer audio track, so its duration only flags large shortfalls
