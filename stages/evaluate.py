@@ -1,4 +1,5 @@
-"""DVC stage ``evaluate_*``: post-process out-of-fold predictions, score per fold, CV and test."""
+"""DVC stage ``evaluate_*``: post-process out-of-fold predictions, score per fold, CV and test,
+and the chance level of random scores on the same frames (``evaluate.chance_draws``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
+    from ballspot.atomic import write_json
+    from ballspot.baseline import chance_level
     from ballspot.pipeline import evaluate_folds
 
     metrics = evaluate_folds(args.params_data, args.predictions, args.results, args.metrics)
+    settings = args.params_data.get("evaluate", {})
+    if int(settings.get("chance_draws", 0)) > 0:
+        metrics["chance"] = chance_level(args.params_data, args.predictions,
+                                         int(settings["chance_draws"]),
+                                         int(settings.get("chance_seed", 0)))
+        write_json(args.metrics, metrics)
     print("evaluate: " + ", ".join(f"{k} mAP {v['mAP']:.4f}" for k, v in metrics.items()))
 
 

@@ -1,0 +1,65 @@
+"""Chance level: what mAP a model that knows nothing gets from the same post-processing and metric.
+
+Ball events are dense (a few seconds apart) and the tolerance is a second wide, so peaks picked
+from random scores already match many events. A score means something only above this floor.
+The baseline keeps the real predictions' frames and replaces their scores with seeded uniform
+noise; post-processing and the metric are the ones the real predictions go through.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ballspot.postprocess import load_raw_predictions, save_raw_predictions
+
+
+def random_raw_predictions(predictions_dir: str | Path, out_dir: str | Path,
+                           rng: np.random.Generator, pattern: str = "*_raw_predictions.npz"
+                           ) -> int:
+    """Copy the tree of raw prediction files under ``predictions_dir`` to ``out_dir`` with the
+    same frame indexes and uniform random scores in [0, 1). Returns the number of files."""
+    predictions_dir, out_dir = Path(predictions_dir), Path(out_dir)
+    paths = sorted(predictions_dir.rglob(pattern))
+    for path in paths:
+        indexes, raw = load_raw_predictions(path)
+        noise = rng.random(raw.shape, dtype=np.float32)
+        save_raw_predictions(out_dir / path.relative_to(predictions_dir), indexes, noise)
+    return len(paths)
+
+
+def summarize_draws(draws: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each key over the draws, plus ``mAP_min``, ``mAP_max`` and the draw count."""
+    keys = draws[0].keys()
+    out = {k: float(np.mean([d[k] for d in draws])) for k in keys}
+    maps = [d["mAP"] for d in draws]
+    out.update(mAP_min=float(min(maps)), mAP_max=float(max(maps)), draws=len(draws))
+    return out
+
+
+def chance_level(params: Mapping[str, Any], predictions_root: str | Path, draws: int,
+                 seed: int) -> dict[str, float]:
+    """CV score of uniform random scores on the frames of the out-of-fold predictions under
+    ``predictions_root`` (``fold_<k>/<game>/<half>_raw_predictions.npz``), through the same
+    post-processing and metric as :func:`ballspot.pipeline.evaluate_folds`: the mean over
+    ``draws`` seeded draws, with its range."""
+    from ballspot.pipeline import score_games, spot_games
+    from ballspot.postprocess import PostprocessParams
+    from ballspot.soccernet import DatasetSpec
+
+    spec = DatasetSpec.from_params(params["dataset"])
+    post = PostprocessParams.from_params(params["postprocess"])
+    metric = params.get("evaluate", {}).get("metric", "at1")
+    scores = []
+    with tempfile.TemporaryDirectory(prefix="ballspot-chance-") as work:
+        for draw in range(draws):
+            raw, results = Path(work) / f"raw_{draw}", Path(work) / f"results_{draw}"
+            random_raw_predictions(predictions_root, raw, np.random.default_rng([seed, draw]))
+            for k, games in enumerate(spec.folds):
+                spot_games(spec, games, raw / f"fold_{k}", results, post)
+            scores.append(score_games(spec, spec.task_dir, results, spec.labelled_games, metric))
+    return summarize_draws(scores)
