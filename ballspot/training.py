@@ -291,6 +291,23 @@ def optimiser_step(step_model: torch.nn.Module, model: torch.nn.Module, ema: Mod
     return loss
 
 
+EMA_INITIAL_SHARE_LIMIT = 0.1  # above this share of the initial weights, the EMA says so
+
+
+def ema_horizon_notice(decay: float, total_steps: int) -> str | None:
+    """A one-line notice when the EMA of ``total_steps`` updates still holds more than
+    :data:`EMA_INITIAL_SHARE_LIMIT` of the initial weights (``decay ** total_steps``), else None.
+
+    The saved model is the EMA: with too few steps for its decay it is mostly the initialisation
+    (a fresh classifier after a transfer, random weights from scratch).
+    """
+    share = decay ** max(total_steps, 0)
+    if share <= EMA_INITIAL_SHARE_LIMIT:
+        return None
+    return (f"ema_decay {decay} over {total_steps} steps leaves {share:.0%} of the initial "
+            f"weights in the saved EMA model; lower ema_decay or train longer")
+
+
 def train_model(
     config: TrainConfig,
     model_config: ModelConfig,
@@ -371,6 +388,9 @@ def train_model(
     steps_per_epoch = -(-len(epoch_keys) // config.batch_size)  # this rank's shard
     epochs = config.epochs_warmup + config.epochs_train
     warmup_steps, total_steps = steps_per_epoch * config.epochs_warmup, steps_per_epoch * epochs
+    notice = ema_horizon_notice(config.ema_decay, total_steps)
+    if notice and ctx.is_main:
+        print(f"train: notice: {notice}", file=sys.stderr)
     resolved = {
         "model": model_config.to_params(),
         "frames": {"image_size": list(pad_size) if pad_size else None,

@@ -68,3 +68,27 @@ def test_optimizer_skips_frozen_parameters() -> None:
     optimizer = build_optimizer(model.parameters(), "sgd", 0.1)
     assert len(optimizer.param_groups[0]["params"]) == 1
     assert optimizer.param_groups[0]["nesterov"]
+
+
+def test_the_ema_says_when_it_is_still_mostly_the_initial_weights() -> None:
+    from ballspot.training import ema_horizon_notice
+
+    notice = ema_horizon_notice(0.99, 50)
+    assert notice is not None and "61%" in notice and "50 steps" in notice
+    assert ema_horizon_notice(0.95, 50) is None  # 8 % left
+    assert ema_horizon_notice(0.999, 1) is not None
+    assert ema_horizon_notice(0.0, 1) is None
+
+
+@pytest.mark.parametrize("stage", ["train_basic", "train_action", "train_tuning",
+                                   "train_finetune"])
+def test_the_default_training_stages_run_long_enough_for_their_ema(stage: str) -> None:
+    import yaml
+    from conftest import REPO
+
+    from ballspot.training import ema_horizon_notice
+
+    block = yaml.safe_load((REPO / "params.yaml").read_text())[stage]
+    steps = (-(-block["train_epoch_size"] // block["batch_size"])
+             * (block["epochs_warmup"] + block["epochs_train"]))
+    assert ema_horizon_notice(block["ema_decay"], steps) is None
