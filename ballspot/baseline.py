@@ -9,7 +9,7 @@ noise; post-processing and the metric are the ones the real predictions go throu
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,17 @@ def summarize_draws(draws: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def chance_level(params: Mapping[str, Any], predictions_root: str | Path, draws: int,
-                 seed: int) -> dict[str, float]:
-    """CV score of uniform random scores on the frames of the out-of-fold predictions under
-    ``predictions_root`` (``fold_<k>/<game>/<half>_raw_predictions.npz``), through the same
-    post-processing and metric as :func:`ballspot.pipeline.evaluate_folds`: the mean over
-    ``draws`` seeded draws, with its range."""
+def chance_level(params: Mapping[str, Any], folders: Mapping[str | Path, Sequence[str]],
+                 labels: str | Path, games: Sequence[str], draws: int, seed: int
+                 ) -> dict[str, float]:
+    """Score of uniform random scores on the frames of real raw predictions, through the same
+    post-processing and metric as the real ones: the mean over ``draws`` seeded draws, with its
+    range.
+
+    ``folders`` maps each folder of ``<game>/<half>_raw_predictions.npz`` to the games spotted
+    from it (a fold's folder and its games, or the ensemble's folder and the challenge games);
+    ``games`` are scored against the label files under ``labels``.
+    """
     from ballspot.pipeline import score_games, spot_games
     from ballspot.postprocess import PostprocessParams
     from ballspot.soccernet import DatasetSpec
@@ -57,9 +62,11 @@ def chance_level(params: Mapping[str, Any], predictions_root: str | Path, draws:
     scores = []
     with tempfile.TemporaryDirectory(prefix="ballspot-chance-") as work:
         for draw in range(draws):
-            raw, results = Path(work) / f"raw_{draw}", Path(work) / f"results_{draw}"
-            random_raw_predictions(predictions_root, raw, np.random.default_rng([seed, draw]))
-            for k, games in enumerate(spec.folds):
-                spot_games(spec, games, raw / f"fold_{k}", results, post)
-            scores.append(score_games(spec, spec.task_dir, results, spec.labelled_games, metric))
+            rng = np.random.default_rng([seed, draw])
+            results = Path(work) / f"results_{draw}"
+            for k, (folder, spotted) in enumerate(folders.items()):
+                raw = Path(work) / f"raw_{draw}_{k}"
+                random_raw_predictions(folder, raw, rng)
+                spot_games(spec, spotted, raw, results, post)
+            scores.append(score_games(spec, labels, results, games, metric))
     return summarize_draws(scores)

@@ -16,10 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", required=True, help="hidden labels root (<game>/<label file>)")
     parser.add_argument("--submission", required=True, help="submission zip")
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
+    parser.add_argument("--predictions", default=None,
+                        help="the ensemble's <game>/<half>_raw_predictions.npz folder, for the "
+                             "chance level on the same frames")
 
 
 def main(args: argparse.Namespace) -> None:
     from ballspot.atomic import write_json
+    from ballspot.baseline import chance_level
     from ballspot.pipeline import score_games
     from ballspot.soccernet import DatasetSpec
 
@@ -32,8 +36,15 @@ def main(args: argparse.Namespace) -> None:
         return
     metric = args.params_data.get("evaluate", {}).get("metric", "at1")
     scores = score_games(spec, args.labels, args.submission, labelled, metric)
-    write_json(args.metrics, {"challenge": scores})
-    print(f"score_challenge: challenge mAP {scores['mAP']:.4f} over {len(labelled)} games")
+    metrics = {"challenge": scores}
+    draws = int(args.params_data.get("evaluate", {}).get("chance_draws", 0))
+    if draws > 0 and args.predictions is not None:
+        seed = int(args.params_data["evaluate"].get("chance_seed", 0))
+        metrics["chance"] = chance_level(args.params_data, {args.predictions: labelled},
+                                         args.labels, labelled, draws, seed)
+    write_json(args.metrics, metrics)
+    chance = f" (chance {metrics['chance']['mAP']:.4f})" if "chance" in metrics else ""
+    print(f"score_challenge: challenge mAP {scores['mAP']:.4f}{chance} over {len(labelled)} games")
 
 
 if __name__ == "__main__":

@@ -62,11 +62,15 @@ def test_the_chance_level_sits_far_below_a_perfect_model_and_is_reproducible(
     params = _params(tmp_path, draws=4)
     assert evaluate_folds(params, root, tmp_path / "results", tmp_path / "oof.json")["cv"] == {
         "mAP": 1.0, "PASS": 1.0, "DRIVE": 1.0}
-    chance = chance_level(params, root, draws=4, seed=7)
+    spec = DatasetSpec.from_params(params["dataset"])
+    folds = {root / "fold_0": [GAMES[0]], root / "fold_1": [GAMES[1]]}
+    chance = chance_level(params, folds, spec.task_dir, GAMES, draws=4, seed=7)
     assert chance["draws"] == 4 and set(chance) >= {"mAP", "PASS", "DRIVE", "mAP_min", "mAP_max"}
     assert 0.0 < chance["mAP_min"] <= chance["mAP"] <= chance["mAP_max"] < 0.9
-    assert chance_level(params, root, draws=4, seed=7) == chance
-    assert chance_level(params, root, draws=4, seed=8) != chance
+    assert chance_level(params, folds, spec.task_dir, GAMES, draws=4, seed=7) == chance
+    assert chance_level(params, folds, spec.task_dir, GAMES, draws=4, seed=8) != chance
+    one = chance_level(params, {root / "fold_1": [GAMES[1]]}, spec.task_dir, [GAMES[1]], 4, 7)
+    assert one["draws"] == 4 and 0.0 < one["mAP"] < 0.9
     # the random trees live in a temporary folder: nothing new beside the real results
     assert sorted(p.name for p in tmp_path.iterdir()) == ["oof.json", "predictions", "results",
                                                           "soccernet"]

@@ -70,8 +70,10 @@ def test_dvc_repro_runs_every_stage_then_is_a_no_op(project: Path) -> None:
             assert set(scores) >= {"mAP", "PASS", "DRIVE"}
             assert 0.0 <= scores["mAP"] <= 1.0
         assert metrics["chance"]["draws"] == tiny_params()["evaluate"]["chance_draws"]
-    challenge = json.loads((project / "metrics/challenge.json").read_text())["challenge"]
+    challenge_metrics = json.loads((project / "metrics/challenge.json").read_text())
+    challenge = challenge_metrics["challenge"]
     assert 0.0 <= challenge["mAP"] <= 1.0
+    assert 0.0 <= challenge_metrics["chance"]["mAP"] <= 1.0
     game = tiny_params()["dataset"]["challenge"][0]
     with zipfile.ZipFile(project / "submission/results_spotting.zip") as zf:
         assert zf.namelist() == [f"{game}/results_spotting.json"]
