@@ -42,11 +42,10 @@ def summarize_draws(draws: list[dict[str, float]]) -> dict[str, float]:
 
 
 def chance_level(params: Mapping[str, Any], folders: Mapping[str | Path, Sequence[str]],
-                 labels: str | Path, games: Sequence[str], draws: int, seed: int
-                 ) -> dict[str, float]:
+                 labels: str | Path, games: Sequence[str]) -> dict[str, float] | None:
     """Score of uniform random scores on the frames of real raw predictions, through the same
-    post-processing and metric as the real ones: the mean over ``draws`` seeded draws, with its
-    range.
+    post-processing and metric as the real ones: the mean over ``evaluate.chance_draws`` draws
+    seeded from ``evaluate.chance_seed``, with its range; None when no draws are asked for.
 
     ``folders`` maps each folder of ``<game>/<half>_raw_predictions.npz`` to the games spotted
     from it (a fold's folder and its games, or the ensemble's folder and the challenge games);
@@ -56,9 +55,13 @@ def chance_level(params: Mapping[str, Any], folders: Mapping[str | Path, Sequenc
     from ballspot.postprocess import PostprocessParams
     from ballspot.soccernet import DatasetSpec
 
+    settings = params.get("evaluate", {})
+    draws, seed = int(settings.get("chance_draws", 0)), int(settings.get("chance_seed", 0))
+    if draws <= 0:
+        return None
     spec = DatasetSpec.from_params(params["dataset"])
     post = PostprocessParams.from_params(params["postprocess"])
-    metric = params.get("evaluate", {}).get("metric", "at1")
+    metric = settings.get("metric", "at1")
     scores = []
     with tempfile.TemporaryDirectory(prefix="ballspot-chance-") as work:
         for draw in range(draws):

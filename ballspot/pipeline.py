@@ -179,7 +179,11 @@ def evaluate_folds(params: Mapping[str, Any], predictions_root: str | Path,
 
     ``predictions_root`` holds ``fold_<k>/<game>/<half>_raw_predictions.npz``. CV pools every
     labelled game in one SoccerNet evaluation; test pools the games of ``dataset.test_folds``.
+    ``chance`` is the CV score of random scores on the same frames
+    (:func:`ballspot.baseline.chance_level`), when ``evaluate.chance_draws`` asks for it.
     """
+    from ballspot.baseline import chance_level
+
     spec = DatasetSpec.from_params(params["dataset"])
     post = PostprocessParams.from_params(params["postprocess"])
     metric = params.get("evaluate", {}).get("metric", "at1")
@@ -196,6 +200,11 @@ def evaluate_folds(params: Mapping[str, Any], predictions_root: str | Path,
         if test_games:
             metrics["test"] = score(test_games)
         metrics.update({f"fold_{k}": score(games) for k, games in enumerate(spec.folds)})
+    chance = chance_level(params, {predictions_root / f"fold_{k}": games
+                                   for k, games in enumerate(spec.folds)},
+                          spec.task_dir, spec.labelled_games)
+    if chance is not None:
+        metrics["chance"] = chance
     write_json(metrics_path, metrics)
     return metrics
 

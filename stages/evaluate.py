@@ -4,7 +4,6 @@ and the chance level of random scores on the same frames (``evaluate.chance_draw
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from stages.common import run_stage
 
@@ -16,20 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot.atomic import write_json
-    from ballspot.baseline import chance_level
     from ballspot.pipeline import evaluate_folds
-    from ballspot.soccernet import DatasetSpec
 
     metrics = evaluate_folds(args.params_data, args.predictions, args.results, args.metrics)
-    settings = args.params_data.get("evaluate", {})
-    if int(settings.get("chance_draws", 0)) > 0:
-        spec = DatasetSpec.from_params(args.params_data["dataset"])
-        folds = {Path(args.predictions) / f"fold_{k}": games for k, games in enumerate(spec.folds)}
-        metrics["chance"] = chance_level(args.params_data, folds, spec.task_dir,
-                                         spec.labelled_games, int(settings["chance_draws"]),
-                                         int(settings.get("chance_seed", 0)))
-        write_json(args.metrics, metrics)
     print("evaluate: " + ", ".join(f"{k} mAP {v['mAP']:.4f}" for k, v in metrics.items()))
 
 

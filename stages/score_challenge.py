@@ -37,11 +37,11 @@ def main(args: argparse.Namespace) -> None:
     metric = args.params_data.get("evaluate", {}).get("metric", "at1")
     scores = score_games(spec, args.labels, args.submission, labelled, metric)
     metrics = {"challenge": scores}
-    draws = int(args.params_data.get("evaluate", {}).get("chance_draws", 0))
-    if draws > 0 and args.predictions is not None:
-        seed = int(args.params_data["evaluate"].get("chance_seed", 0))
-        metrics["chance"] = chance_level(args.params_data, {args.predictions: labelled},
-                                         args.labels, labelled, draws, seed)
+    if args.predictions is not None:
+        chance = chance_level(args.params_data, {args.predictions: labelled}, args.labels,
+                              labelled)
+        if chance is not None:
+            metrics["chance"] = chance
     write_json(args.metrics, metrics)
     chance = f" (chance {metrics['chance']['mAP']:.4f})" if "chance" in metrics else ""
     print(f"score_challenge: challenge mAP {scores['mAP']:.4f}{chance} over {len(labelled)} games")

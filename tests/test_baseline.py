@@ -15,14 +15,14 @@ GAMES = ["england_efl/2019-2020/2019-10-01 - A - B", "england_efl/2019-2020/2019
 EVENTS = [(40, "PASS"), (160, "DRIVE"), (300, "PASS"), (420, "PASS"), (530, "DRIVE")]
 
 
-def _params(tmp_path: Path, draws: int) -> dict:
+def _params(tmp_path: Path, draws: int, seed: int = 7) -> dict:
     dataset = {"root": str(tmp_path / "soccernet"), "task": "spotting-ball-2023",
                "label_file": "Labels-ball.json", "classes": ["PASS", "DRIVE"], "halves": [1, 2],
                "resolution": "720p", "folds": {"0": [GAMES[0]], "1": [GAMES[1]]},
                "test_folds": [1]}
     return {"dataset": dataset,
             "postprocess": {"gauss_sigma": 3.0, "height": 0.2, "distance": 15},
-            "evaluate": {"metric": "at1", "chance_draws": draws, "chance_seed": 7}}
+            "evaluate": {"metric": "at1", "chance_draws": draws, "chance_seed": seed}}
 
 
 def _perfect_predictions(tmp_path: Path) -> Path:
@@ -60,16 +60,17 @@ def test_the_chance_level_sits_far_below_a_perfect_model_and_is_reproducible(
         tmp_path: Path) -> None:
     root = _perfect_predictions(tmp_path)
     params = _params(tmp_path, draws=4)
-    assert evaluate_folds(params, root, tmp_path / "results", tmp_path / "oof.json")["cv"] == {
-        "mAP": 1.0, "PASS": 1.0, "DRIVE": 1.0}
+    metrics = evaluate_folds(params, root, tmp_path / "results", tmp_path / "oof.json")
+    assert metrics["cv"] == {"mAP": 1.0, "PASS": 1.0, "DRIVE": 1.0}
     spec = DatasetSpec.from_params(params["dataset"])
     folds = {root / "fold_0": [GAMES[0]], root / "fold_1": [GAMES[1]]}
-    chance = chance_level(params, folds, spec.task_dir, GAMES, draws=4, seed=7)
+    chance = chance_level(params, folds, spec.task_dir, GAMES)
     assert chance["draws"] == 4 and set(chance) >= {"mAP", "PASS", "DRIVE", "mAP_min", "mAP_max"}
     assert 0.0 < chance["mAP_min"] <= chance["mAP"] <= chance["mAP_max"] < 0.9
-    assert chance_level(params, folds, spec.task_dir, GAMES, draws=4, seed=7) == chance
-    assert chance_level(params, folds, spec.task_dir, GAMES, draws=4, seed=8) != chance
-    one = chance_level(params, {root / "fold_1": [GAMES[1]]}, spec.task_dir, [GAMES[1]], 4, 7)
+    assert chance_level(params, folds, spec.task_dir, GAMES) == chance == metrics["chance"]
+    assert chance_level(_params(tmp_path, 0), folds, spec.task_dir, GAMES) is None
+    assert chance_level(_params(tmp_path, 4, seed=8), folds, spec.task_dir, GAMES) != chance
+    one = chance_level(params, {root / "fold_1": [GAMES[1]]}, spec.task_dir, [GAMES[1]])
     assert one["draws"] == 4 and 0.0 < one["mAP"] < 0.9
     # the random trees live in a temporary folder: nothing new beside the real results
     assert sorted(p.name for p in tmp_path.iterdir()) == ["oof.json", "predictions", "results",
