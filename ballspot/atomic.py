@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from ballspot.errors import BallspotError
 
 
 @contextmanager
@@ -54,6 +56,45 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
             for parent in created:  # innermost first
                 if parent.exists() and not any(parent.iterdir()):
                     parent.rmdir()
+
+
+@contextmanager
+def staged_outputs(out_dir: str | Path, names: Sequence[str]) -> Iterator[Path]:
+    """Yield a staging folder for one run's outputs ``names``, moved into ``out_dir`` on success.
+
+    On success each name written to the staging folder replaces its namesake in ``out_dir``, and
+    each name not written is removed there (an earlier run's file would not match this run's);
+    other files in ``out_dir`` are left alone. On failure ``out_dir`` stays as it was, and is
+    removed again if this call created it. A folder that cannot be written raises
+    :class:`BallspotError` naming it, before the caller's work starts.
+    """
+    out_dir = Path(out_dir)
+    created = [p for p in [out_dir, *out_dir.parents] if not p.exists()]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".staging.", suffix=".tmp", dir=out_dir))
+    except OSError as exc:
+        raise BallspotError(out_dir, f"cannot write the output folder "
+                                     f"({exc.strerror or type(exc).__name__})") from None
+    ok = False
+    try:
+        yield stage
+        try:
+            for name in names:
+                if (stage / name).exists():
+                    os.replace(stage / name, out_dir / name)
+                elif (out_dir / name).exists():
+                    (out_dir / name).unlink()
+        except OSError as exc:
+            raise BallspotError(out_dir, f"cannot move the outputs into place "
+                                         f"({exc.strerror or type(exc).__name__})") from None
+        ok = True
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if not ok:
+            for folder in created:  # innermost first
+                if folder.exists() and not any(folder.iterdir()):
+                    folder.rmdir()
 
 
 def write_text(target: str | Path, text: str) -> None:

@@ -311,6 +311,9 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
                progress: bool = True) -> SpotResult:
     """Spot the actions of ``video`` and write the outputs (:data:`OUTPUTS`) into ``out``.
 
+    The outputs land together when everything is written; an earlier run's output that this run
+    does not write (the overlay under ``overlay=False``) is removed, other files are kept.
+
     ``models``: model directories or folders of ``fold_*`` model directories (default
     :func:`default_model_paths`); several = the mean of their raw predictions. Post-processing
     and the predictor's ``tta``/``batch_frames`` come from ``params_path`` if it exists.
@@ -319,6 +322,7 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     from tqdm import tqdm
 
     from ballspot.allocator import tune_allocator
+    from ballspot.atomic import staged_outputs
     from ballspot.params import load_params
     from ballspot.postprocess import (
         blend_raw_predictions,
@@ -330,7 +334,6 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     from ballspot.training import resolve_device
     from ballspot.visualize import (
         Event,
-        check_writable,
         plot_timeline,
         postprocess_params,
         render_overlay,
@@ -351,46 +354,45 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise BallspotError(None, "--device cuda: CUDA is not available")
     out_dir = Path(out) if out is not None else Path("spot") / video.stem
-    check_writable(out_dir)
+    with staged_outputs(out_dir, OUTPUTS) as stage:  # all the outputs, or none
+        tune_allocator()
+        members, classes = _load_members(model_dirs, torch_device, source,
+                                         tta=bool(predict.get("tta", True)),
+                                         batch_frames=int(predict.get("batch_frames", 32)))
+        nvdec = _nvdec_frames(video, decode)
+        if nvdec is not None:
+            fetcher, num_frames = nvdec
+            frames: Iterable[tuple[int, np.ndarray]] = fetcher.iter_frames()
+        else:
+            fetcher, num_frames = None, source.num_targets
+            frames = iter_resampled(source)
+        bar = tqdm(frames, total=num_frames, desc=f"spot {video.name}", unit="frame",
+                   disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        try:
+            pairs = predict_ensemble(members, bar, num_frames, video)
+        finally:
+            bar.close()
+            if fetcher is not None:
+                fetcher.close()
+        indexes, raw = pairs[0] if len(pairs) == 1 else blend_raw_predictions(pairs)
+        actions = postprocess(indexes, raw, post)
 
-    tune_allocator()
-    members, classes = _load_members(model_dirs, torch_device, source,
-                                     tta=bool(predict.get("tta", True)),
-                                     batch_frames=int(predict.get("batch_frames", 32)))
-    nvdec = _nvdec_frames(video, decode)
-    if nvdec is not None:
-        fetcher, num_frames = nvdec
-        frames: Iterable[tuple[int, np.ndarray]] = fetcher.iter_frames()
-    else:
-        fetcher, num_frames = None, source.num_targets
-        frames = iter_resampled(source)
-    bar = tqdm(frames, total=num_frames, desc=f"spot {video.name}", unit="frame",
-               disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    try:
-        pairs = predict_ensemble(members, bar, num_frames, video)
-    finally:
-        bar.close()
-        if fetcher is not None:
-            fetcher.close()
-    indexes, raw = pairs[0] if len(pairs) == 1 else blend_raw_predictions(pairs)
-    actions = postprocess(indexes, raw, post)
-
-    try:
-        write_results(out_dir / OUTPUTS[0], predictions_to_results(
-            video.name, {1: actions}, classes, FPS))
-        _write_scores(out_dir / OUTPUTS[1], indexes, raw, classes)
-        save_raw_predictions(out_dir / OUTPUTS[2], indexes, raw)
-        times = indexes.astype(np.float64) * 1000.0 / FPS
-        events = [Event(f * 1000.0 / FPS, c, conf) for f, c, conf in actions]
-        plot_timeline(out_dir / OUTPUTS[3], times, raw, classes, events,
-                      title=f"{video.name}: {len(actions)} events, "
-                            f"{len(model_dirs)} model{'s' if len(model_dirs) > 1 else ''}")
-        if overlay:
-            render_overlay(video, out_dir / OUTPUTS[4], times, raw, classes, events,
-                           progress=progress, total_frames=len(source.times))
-    except OSError as exc:
-        raise BallspotError(out_dir, f"cannot write the outputs ({exc.strerror or exc})") \
-            from None
+        try:
+            write_results(stage / OUTPUTS[0], predictions_to_results(
+                video.name, {1: actions}, classes, FPS))
+            _write_scores(stage / OUTPUTS[1], indexes, raw, classes)
+            save_raw_predictions(stage / OUTPUTS[2], indexes, raw)
+            times = indexes.astype(np.float64) * 1000.0 / FPS
+            events = [Event(f * 1000.0 / FPS, c, conf) for f, c, conf in actions]
+            plot_timeline(stage / OUTPUTS[3], times, raw, classes, events,
+                          title=f"{video.name}: {len(actions)} events, "
+                                f"{len(model_dirs)} model{'s' if len(model_dirs) > 1 else ''}")
+            if overlay:
+                render_overlay(video, stage / OUTPUTS[4], times, raw, classes, events,
+                               progress=progress, total_frames=len(source.times))
+        except OSError as exc:
+            raise BallspotError(out_dir, f"cannot write the outputs ({exc.strerror or exc})") \
+                from None
     return SpotResult(out_dir, classes, indexes, raw, actions, model_dirs)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ballspot.atomic import atomic_path
+from ballspot.atomic import atomic_path, staged_outputs
 from ballspot.errors import BallspotError
 from ballspot.postprocess import PostprocessParams
 
@@ -31,6 +31,7 @@ _PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 
 ROW_SECONDS = 300.0  # one timeline row: 5 minutes, so a 45-minute half is 9 readable rows
 WINDOW_S = 4.0  # the overlay's rolling score graph shows the last 4 seconds
 BANNER_S = 1.0  # an event's label stays on screen this long after its time
+VISUALIZE_OUTPUTS = ("timeline.png", "overlay.mp4")
 
 
 @dataclass(frozen=True)
@@ -329,15 +330,15 @@ def visualize_game(game: str, predictions: str | Path | None = None, half: int =
     if video is None:
         raise BallspotError(spec.game_dir(game), f"video of half {half} not found")
     out_dir = Path(out) if out is not None else Path("visualize") / game / f"half_{half}"
-    check_writable(out_dir)
     times = indexes.astype(np.float64) * 1000.0 / spec.fps
-    plot_timeline(out_dir / "timeline.png", times, raw, classes, events, gt,
-                  title=f"{game} half {half}")
-    if overlay:
-        from ballspot.spot import scan_video
+    with staged_outputs(out_dir, VISUALIZE_OUTPUTS) as stage:  # both outputs, or none
+        plot_timeline(stage / VISUALIZE_OUTPUTS[0], times, raw, classes, events, gt,
+                      title=f"{game} half {half}")
+        if overlay:
+            from ballspot.spot import scan_video
 
-        render_overlay(video, out_dir / "overlay.mp4", times, raw, classes, events, gt,
-                       progress=progress, total_frames=len(scan_video(video).times))
+            render_overlay(video, stage / VISUALIZE_OUTPUTS[1], times, raw, classes, events, gt,
+                           progress=progress, total_frames=len(scan_video(video).times))
     return out_dir
 
 
@@ -364,20 +365,6 @@ def postprocess_params(params: Mapping[str, Any], source: str | Path) -> Postpro
         return PostprocessParams.from_params(params.get("postprocess") or {})
     except (ValueError, TypeError) as exc:
         raise BallspotError(source, f"bad postprocess params ({exc})") from None
-
-
-def check_writable(out_dir: str | Path) -> None:
-    """Create ``out_dir`` and prove a file can be written there, or a one-line error."""
-    import tempfile
-
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test."):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise BallspotError(out_dir, f"cannot write the output folder ({reason})") from None
 
 
 def _visualize(args: argparse.Namespace) -> None:

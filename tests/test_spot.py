@@ -165,12 +165,16 @@ def test_events_land_at_their_times_in_a_30fps_720p_mp4(model_dir: Path, workdir
     with VideoWriter(video, 1280, 720, fps=30, gop=60, preset="ultrafast") as writer:
         for frame in _frames(7.0, 30, 1280, 720, truth, seed=0):
             writer.write(frame)
+    out = workdir / "out"
+    out.mkdir()
+    (out / "overlay.mp4").write_bytes(b"an earlier run's")
+    (out / "notes.txt").write_text("the user's")
     code = main(["spot", str(video), "--model", str(model_dir), "--out", "out", "--device",
                  "cpu", "--decode", "cpu", "--no-overlay"])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "4 events (PASS 2, DRIVE 2)" in err
-    out = workdir / "out"
+    assert (out / "notes.txt").read_text() == "the user's"
     items = _check_results_json(out / "results_spotting.json", "match.mp4", CLASSES)
     _assert_events([(int(i["position"]), i["label"], float(i["confidence"])) for i in items],
                    truth)
