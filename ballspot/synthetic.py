@@ -46,6 +46,7 @@ PLAYER_H = 1.8  # m
 N_TEAM = 11
 REFEREE = 2 * N_TEAM  # index of the referee in the player arrays
 WALL_Y = PITCH_W + 4.0  # advertising boards and stands behind the far touchline
+AIM_REACH = 0.25  # the camera aims at most this share of the view width away from the ball
 
 # 4-4-2 for a team attacking +x (the other team is mirrored); GK first
 _FORMATION = np.array([
@@ -653,6 +654,9 @@ def _camera_path(track: Track, config: SyntheticConfig, rng: np.random.Generator
     lead = np.clip(vel * 0.5, -8.0, 8.0)
     raw = np.stack([ball[:, 0] + lead[:, 0], 34.0 + 0.55 * (ball[:, 1] + lead[:, 1] - 34.0)], 1)
     raw = np.clip(raw, [-5.0, 10.0], [PITCH_L + 5, PITCH_W - 10])
+    # the wide shot's lead and its pull towards mid-pitch stay within a share of the view, so a
+    # close-up keeps the ball in the picture near the touchlines too
+    off = raw - ball[:, :2]
     omega = 1.0 / config.camera_lag_s
     lo, hi = np.log(config.view_width_m)
     logw = rng.uniform(lo, hi)
@@ -664,17 +668,19 @@ def _camera_path(track: Track, config: SyntheticConfig, rng: np.random.Generator
             d = np.linalg.norm(track.players[ev.frame, :REFEREE] - ball[ev.frame, :2], axis=1)
             closeups[max(0, ev.frame - half): ev.frame + half] = int(np.argmax(d))
     out = np.zeros((n, 3))
-    pos, v = raw[0].copy(), np.zeros(2)
+    pos, v = None, np.zeros(2)
     for f in range(n):
         logw += (0.5 * (lo + hi) - logw) * dt / 8.0 + rng.normal(0, 0.12 * math.sqrt(dt))
         logw = float(np.clip(logw, lo, hi))
+        reach = AIM_REACH * math.exp(logw)
+        aim = ball[f, :2] + np.clip(off[f], -reach, reach)
         if closeups[f] >= 0:
             out[f] = (*track.players[f, closeups[f]], 12.0)
-            pos, v = raw[f].copy(), np.zeros(2)  # cut back straight onto the ball afterwards
+            pos, v = aim.copy(), np.zeros(2)  # cut back straight onto the ball afterwards
             continue
-        if f in cuts:
-            pos, v = raw[f].copy(), np.zeros(2)
-        acc = omega * omega * (raw[f] - pos) - 2 * omega * v
+        if pos is None or f in cuts:
+            pos, v = aim.copy(), np.zeros(2)
+        acc = omega * omega * (aim - pos) - 2 * omega * v
         v += acc * dt
         pos += v * dt
         out[f] = (pos[0], pos[1], math.exp(logw))

@@ -11,6 +11,7 @@ import pytest
 
 from ballspot import synthetic as syn
 from ballspot.errors import BallspotError
+from ballspot.params import load_params
 from ballspot.soccernet import DatasetSpec, load_game, read_labels
 
 TINY = syn.SyntheticConfig(half_seconds=8.0, width=128, height=72)
@@ -181,7 +182,8 @@ def test_ball_pixel_motion_does_reveal_events():
 
 
 def test_ball_looks_the_same_at_event_and_other_frames():
-    config = syn.SyntheticConfig(half_seconds=20.0, noise_sigma=0.0, blur_sigma=0.0)
+    config = syn.SyntheticConfig(half_seconds=20.0, noise_sigma=0.0, blur_sigma=0.0,
+                                 occlusion=False)  # the ball drawn on top
     track = syn.simulate_half(config, G2, 1)
     scene = syn.make_scene(config, G2, 1)
     events = [e.frame for e in track.events]
@@ -211,6 +213,24 @@ def test_every_event_is_on_screen(long_halves):
         for e in track.events:
             u, v = syn.ball_pixel(track, scene, e.frame, config.width, config.height)
             assert 0 <= u < config.width and 0 <= v < config.height, e
+
+
+def test_close_up_default_keeps_the_ball_in_the_picture():
+    """params.yaml's close-up view: the ball stays clear of the frame's edges at events."""
+    block = load_params(Path(__file__).parents[1] / "params.yaml")["data"]["synthetic"]
+    config = syn.SyntheticConfig.from_params(block)
+    inside, total, margin = 0, 0, 12
+    for k in (1, 2):
+        for half in (1, 2):
+            track = syn.simulate_half(config, GAME.format(k), half)
+            scene = syn.make_scene(config, GAME.format(k), half)
+            for e in track.events:
+                u, v = syn.ball_pixel(track, scene, e.frame, config.width, config.height)
+                inside += (margin <= u < config.width - margin
+                           and margin <= v < config.height - margin)
+                total += 1
+    # the wide shot's pull towards mid-pitch once left 18 % of them off the picture or on its edge
+    assert total >= 60 and inside >= 0.95 * total, (inside, total)
 
 
 def test_render_video_events_fall_on_exact_frames_at_30_fps(tmp_path):
