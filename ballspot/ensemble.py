@@ -8,6 +8,7 @@ evaluation server expects it.
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,14 +25,31 @@ from ballspot.postprocess import (
 from ballspot.soccernet import DatasetSpec
 
 
-def model_folders(root: str | Path) -> list[Path]:
-    """The ``fold_<k>`` folders under ``root``, in fold order; an error if there is none."""
+def model_folders(root: str | Path, num_folds: int | None = None) -> list[Path]:
+    """The ``fold_<k>`` folders under ``root``, in fold order; an error if there is none.
+
+    With ``num_folds`` (the number of folds params name), exactly ``fold_0`` ..
+    ``fold_<num_folds - 1>``: a missing one is an error, and any other ``fold_*`` folder, left by
+    a fold that params no longer name (DVC keeps a removed stage's outputs), is skipped with a
+    notice instead of joining the ensemble.
+    """
     root = Path(root)
-    folders = sorted((p for p in root.glob("fold_*") if p.is_dir()),
-                     key=lambda p: (len(p.name), p.name))
-    if not folders:
-        raise BallspotError(root, "no fold_<k> folders to ensemble")
-    return folders
+    found = sorted((p for p in root.glob("fold_*") if p.is_dir()),
+                   key=lambda p: (len(p.name), p.name))
+    if num_folds is None:
+        if not found:
+            raise BallspotError(root, "no fold_<k> folders to ensemble")
+        return found
+    wanted = [root / f"fold_{k}" for k in range(num_folds)]
+    missing = [p.name for p in wanted if not p.is_dir()]
+    if missing:
+        raise BallspotError(root, f"no {', '.join(missing)} folder for the {num_folds} folds "
+                                  f"of dataset.folds")
+    stale = [p.name for p in found if p not in wanted]
+    if stale:
+        print(f"ensemble: notice: skipping {', '.join(stale)} in {root}: not one of the "
+              f"{num_folds} folds of dataset.folds", file=sys.stderr)
+    return wanted
 
 
 def ensemble_games(spec: DatasetSpec, fold_dirs: Sequence[str | Path], games: Sequence[str],

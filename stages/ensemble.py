@@ -19,7 +19,7 @@ def main(args: argparse.Namespace) -> None:
     from ballspot.soccernet import DatasetSpec
 
     spec = DatasetSpec.from_params(args.params_data["dataset"])
-    folds = model_folders(args.predictions)
+    folds = model_folders(args.predictions, len(spec.folds))
     ensemble_games(spec, folds, spec.challenge, args.out,
                    PostprocessParams.from_params(args.params_data["postprocess"]))
     print(f"ensemble: {len(folds)} fold models over {len(spec.challenge)} challenge games")

@@ -95,3 +95,15 @@ def test_the_zip_scores_against_hidden_labels(ensembled: tuple[DatasetSpec, Path
 def test_no_fold_folders_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(BallspotError, match="no fold_<k> folders"):
         model_folders(tmp_path)
+
+
+def test_params_folds_pick_the_ensemble_and_skip_a_stale_fold(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for fold in range(3):  # fold_2: outputs of a fold that params no longer name
+        _fold_predictions(tmp_path, fold, {50: 3.0})
+    assert model_folders(tmp_path, 2) == [tmp_path / "fold_0", tmp_path / "fold_1"]
+    assert "skipping fold_2" in capsys.readouterr().err
+    assert len(model_folders(tmp_path, 3)) == 3
+    assert capsys.readouterr().err == ""
+    with pytest.raises(BallspotError, match="no fold_3 folder for the 4 folds"):
+        model_folders(tmp_path, 4)
