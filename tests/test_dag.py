@@ -42,13 +42,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("ballspot", "stages"):
         shutil.copytree(REPO / name, work / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".gitignore"):
+    for name in ("dvc.yaml", ".gitignore", "models/pretrained/README.md"):
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, work / name)
     write_params(work, tiny_params())
     _run(["git", "init", "-q"], work)
     _run(["git", "config", "user.email", "ci@ballspot"], work)
     _run(["git", "config", "user.name", "ci"], work)
     _run(["dvc", "init", "-q"], work)
+    shutil.copy(REPO / ".dvcignore", work / ".dvcignore")
     _run(["dvc", "config", "core.autostage", "true"], work)
     _run(["dvc", "remote", "add", "-d", "local", "../remote"], work)
     _run(["git", "add", "-A"], work)
@@ -133,6 +135,21 @@ def test_remote_round_trip_skips_training_in_a_fresh_clone(project: Path) -> Non
     assert (clone / "models/finetune/fold_0/model.safetensors").is_file()
     assert (clone / "submission/results_spotting.zip").read_bytes() == (
         project / "submission/results_spotting.zip").read_bytes()
+
+
+def test_a_local_weights_file_is_a_training_dependency(project: Path) -> None:
+    _needs_repro(project)
+    folder = project / "models/pretrained/tf_efficientnetv2_b0.in1k"
+    (folder / ".cache").mkdir(parents=True)
+    (folder / ".cache" / "model.safetensors.metadata").write_text("download bookkeeping")
+    assert "up to date" in _run(["dvc", "status"], project)
+    (folder / "model.safetensors").write_bytes(b"weights")
+    stale = _run(["dvc", "status"], project)
+    # the stages that build a fresh 2D encoder; S3 and S4 start from their models
+    assert {"train_basic@0:", "train_basic@1:", "train_action:"} <= set(stale.split())
+    assert "train_tuning@0:" not in stale.split()
+    shutil.rmtree(folder)
+    assert "up to date" in _run(["dvc", "status"], project)
 
 
 def test_a_postprocess_change_reruns_only_evaluation(project: Path) -> None:
