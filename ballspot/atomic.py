@@ -31,6 +31,18 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, innermost first."""
+    return [p for p in [folder, *folder.parents] if not p.exists()]
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove each of ``folders`` (innermost first) that exists and is empty."""
+    for folder in folders:
+        if folder.exists() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
 @contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``target``; it replaces ``target`` only on success.
@@ -38,7 +50,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     On failure the temporary directory and any parent folders created for it are removed.
     """
     target = Path(target)
-    created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+    created = _missing_folders(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     ok = False
@@ -53,9 +65,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         if tmp.exists():
             shutil.rmtree(tmp)
         if not ok:
-            for parent in created:  # innermost first
-                if parent.exists() and not any(parent.iterdir()):
-                    parent.rmdir()
+            _remove_empty(created)
 
 
 @contextmanager
@@ -69,7 +79,7 @@ def staged_outputs(out_dir: str | Path, names: Sequence[str]) -> Iterator[Path]:
     :class:`BallspotError` naming it, before the caller's work starts.
     """
     out_dir = Path(out_dir)
-    created = [p for p in [out_dir, *out_dir.parents] if not p.exists()]
+    created = _missing_folders(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=".staging.", suffix=".tmp", dir=out_dir))
@@ -92,9 +102,7 @@ def staged_outputs(out_dir: str | Path, names: Sequence[str]) -> Iterator[Path]:
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if not ok:
-            for folder in created:  # innermost first
-                if folder.exists() and not any(folder.iterdir()):
-                    folder.rmdir()
+            _remove_empty(created)
 
 
 def write_text(target: str | Path, text: str) -> None:

@@ -17,19 +17,33 @@ import numpy as np
 
 from ballspot.postprocess import load_raw_predictions, save_raw_predictions
 
+RAW_PATTERN = "*_raw_predictions.npz"
+# (path relative to a predictions folder, frame indexes, score shape) per raw prediction file
+Layout = list[tuple[Path, np.ndarray, tuple[int, ...]]]
+
+
+def _prediction_layout(predictions_dir: Path, pattern: str) -> Layout:
+    """The :data:`Layout` of the raw prediction files under ``predictions_dir``, sorted."""
+    layout = []
+    for path in sorted(predictions_dir.rglob(pattern)):
+        indexes, raw = load_raw_predictions(path)
+        layout.append((path.relative_to(predictions_dir), indexes, raw.shape))
+    return layout
+
+
+def _write_noise(layout: Layout, out_dir: Path, rng: np.random.Generator) -> int:
+    """Write each file of ``layout`` under ``out_dir`` with uniform random scores in [0, 1)."""
+    for relative, indexes, shape in layout:
+        save_raw_predictions(out_dir / relative, indexes, rng.random(shape, dtype=np.float32))
+    return len(layout)
+
 
 def random_raw_predictions(predictions_dir: str | Path, out_dir: str | Path,
-                           rng: np.random.Generator, pattern: str = "*_raw_predictions.npz"
+                           rng: np.random.Generator, pattern: str = RAW_PATTERN
                            ) -> int:
     """Copy the tree of raw prediction files under ``predictions_dir`` to ``out_dir`` with the
     same frame indexes and uniform random scores in [0, 1). Returns the number of files."""
-    predictions_dir, out_dir = Path(predictions_dir), Path(out_dir)
-    paths = sorted(predictions_dir.rglob(pattern))
-    for path in paths:
-        indexes, raw = load_raw_predictions(path)
-        noise = rng.random(raw.shape, dtype=np.float32)
-        save_raw_predictions(out_dir / path.relative_to(predictions_dir), indexes, noise)
-    return len(paths)
+    return _write_noise(_prediction_layout(Path(predictions_dir), pattern), Path(out_dir), rng)
 
 
 def summarize_draws(draws: list[dict[str, float]]) -> dict[str, float]:
@@ -62,14 +76,17 @@ def chance_level(params: Mapping[str, Any], folders: Mapping[str | Path, Sequenc
     spec = DatasetSpec.from_params(params["dataset"])
     post = PostprocessParams.from_params(params["postprocess"])
     metric = settings.get("metric", "at1")
+    # the frames are read once; each draw only writes new scores on them
+    layouts = [(_prediction_layout(Path(folder), RAW_PATTERN), spotted)
+               for folder, spotted in folders.items()]
     scores = []
     with tempfile.TemporaryDirectory(prefix="ballspot-chance-") as work:
         for draw in range(draws):
             rng = np.random.default_rng([seed, draw])
             results = Path(work) / f"results_{draw}"
-            for k, (folder, spotted) in enumerate(folders.items()):
+            for k, (layout, spotted) in enumerate(layouts):
                 raw = Path(work) / f"raw_{draw}_{k}"
-                random_raw_predictions(folder, raw, rng)
+                _write_noise(layout, raw, rng)
                 spot_games(spec, spotted, raw, results, post)
             scores.append(score_games(spec, labels, results, games, metric))
     return summarize_draws(scores)
