@@ -24,7 +24,7 @@ def make_bench_video(path: str | Path, num_frames: int = 750, width: int = 1280,
     blob = 110 * np.exp(-(kx**2 + ky**2) / 300.0)
     blobs = rng.uniform(0, 1, size=(12, 4))
     noise = rng.normal(0.0, 4.0, size=(8, height, width)).astype(np.float32)
-    with VideoWriter(path, width, height, fps=25, codec="h264", gop=gop) as writer:
+    with VideoWriter(path, width, height, fps=25, codec="h264", gop=gop, portable=False) as writer:
         for t in range(num_frames):
             shift = (4 * t) % width
             gray = texture[:, shift:shift + width] + waves[(t * 3) % width:][:width]

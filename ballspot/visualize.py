@@ -268,7 +268,8 @@ def render_overlay(video: str | Path, out_path: str | Path, times_ms: np.ndarray
         bar = tqdm(total=total, desc="overlay", unit="frame", disable=not progress,
                    file=sys.stderr, leave=False)
         # fps may be a Fraction (29.97 = 30000/1001): the writer builds its time base from it
-        with VideoWriter(out_path, out_w, out_h, fps=rate, crf=23) as writer:  # type: ignore[arg-type]
+        with VideoWriter(out_path, out_w, out_h, fps=rate, crf=23,  # type: ignore[arg-type]
+                         portable=False) as writer:  # an overlay to watch, not an artefact
             try:
                 for frame in container.decode(stream):
                     if frame.pts is not None and first_pts is None:

@@ -290,3 +290,44 @@ def test_config_from_params_converts_lists_and_rejects_unknown_keys():
         syn.SyntheticConfig.from_params({"colour": "red"})
     with pytest.raises(BallspotError, match="ext"):
         syn.SyntheticConfig.from_params({"ext": "avi"})
+
+
+# A half of params.yaml's generator settings, shortened to 3 s: its file's SHA-256, recorded on
+# one machine. Any machine must write these bytes, or the data stage's output differs from
+# dvc.lock there and every downstream stage re-runs.
+RECORDED_HALF_SHA256 = "8d0f4bac919e07a48f32e0ab3ded26e6614e2aeed3948d196049964c84ea8a36"
+
+
+def _render_default_half(path: Path) -> str:
+    import hashlib
+
+    block = load_params(Path(__file__).parents[1] / "params.yaml")["data"]["synthetic"]
+    config = dataclasses.replace(syn.SyntheticConfig.from_params(block), half_seconds=3.0)
+    track = syn.simulate_half(config, G1, 1)
+    scene = syn.make_scene(config, G1, 1)
+    syn._write_video(path, track, scene, config, config.width, config.height)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_rendered_half_has_the_recorded_bytes(tmp_path):
+    assert _render_default_half(tmp_path / "half.mkv") == RECORDED_HALF_SHA256
+
+
+def test_encoded_bytes_do_not_depend_on_ffmpegs_cpu_specific_code(tmp_path):
+    """FFmpeg picks SIMD code by the CPU: with all of it forced off, the same file comes out."""
+    import subprocess
+    import sys
+
+    script = (
+        "import ctypes, glob, os, sys\n"
+        "import av\n"
+        "lib = glob.glob(os.path.join(os.path.dirname(av.__file__) + '.libs', 'libavutil*'))\n"
+        "ctypes.CDLL(lib[0]).av_force_cpu_flags(0) if lib else sys.exit('no libavutil')\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import test_synthetic\n"
+        "from pathlib import Path\n"
+        "print(test_synthetic._render_default_half(Path(sys.argv[2])))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent),
+                          str(tmp_path / "plain_c.mkv")], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == _render_default_half(tmp_path / "half.mkv")
