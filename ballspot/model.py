@@ -240,6 +240,31 @@ def load_transfer_weights(model: nn.Module, state_dict: Mapping[str, torch.Tenso
     return skipped
 
 
+def centre_classifier(model: MultiDimStacker, state_dict: Mapping[str, torch.Tensor]
+                      ) -> dict[str, torch.Tensor]:
+    """``state_dict`` with a shorter model's classifier weight placed on ``model``'s central stacks.
+
+    The head reads stack-major features (``num_3d_stack_proj`` per stack), so a 5-stack weight
+    (C, 5 x P) becomes the central 5 of 11 stacks' columns, zeros elsewhere: the longer model
+    starts predicting what the shorter one did instead of from a fresh classifier. A weight of
+    the same shape, or one that cannot be centred, is returned unchanged.
+    """
+    key = "classifier.weight"
+    own = model.state_dict()[key]
+    weight = state_dict.get(key)
+    proj = model.config.num_3d_stack_proj
+    if weight is None or weight.shape == own.shape or weight.shape[0] != own.shape[0] \
+            or weight.shape[1] % proj:
+        return dict(state_dict)
+    stacks, spare = weight.shape[1] // proj, model.num_stacks - weight.shape[1] // proj
+    if spare <= 0 or spare % 2:
+        return dict(state_dict)
+    centred = torch.zeros_like(own)
+    start = spare // 2 * proj
+    centred[:, start:start + stacks * proj] = weight
+    return {**state_dict, key: centred}
+
+
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise BallspotError(path, "pretrained weights file not found")

@@ -33,6 +33,7 @@ from ballspot.model import (
     ModelConfig,
     MultiDimStacker,
     build_model,
+    centre_classifier,
     freeze_conv2d_encoder,
     load_transfer_weights,
 )
@@ -75,6 +76,9 @@ class TrainConfig:
     focal_alpha: float = -1.0
     focal_gamma: float = 1.2
     freeze_conv2d_encoder: bool = False
+    # "fresh": a classifier whose shape differs from init_weights' starts anew (the original);
+    # "centre": a shorter model's classifier goes on the central stacks (model.centre_classifier)
+    classifier_init: str = "fresh"
     action_window_size: int = 9
     action_prob: float = 0.5
     clear_pred_window_size: int = 9
@@ -90,6 +94,9 @@ class TrainConfig:
     num_workers: int = 2
     loader_timeout: float = 600.0
     decode_backend: str = "cpu"
+    # decode every training and validation video once into memory (uint8 luma), so clips are
+    # array slices: no seek per clip and no loader processes (num_workers is then unused)
+    frames_in_memory: bool = False
     amp: bool = True  # CUDA only: fp16 autocast + GradScaler
     compile: bool = False  # CUDA only: torch.compile (inductor)
     torch_threads: int | None = None
@@ -111,6 +118,9 @@ class TrainConfig:
             # every rank must run the same number of steps, or DDP's all-reduce waits forever
             raise BallspotError(source, f"train_epoch_size must be a multiple of ddp_processes "
                                         f"({processes})")
+        if values.get("classifier_init", "fresh") not in ("fresh", "centre"):
+            raise BallspotError(source, f"classifier_init must be 'fresh' or 'centre', got "
+                                        f"{values['classifier_init']!r}")
         if values.get("image_size") is not None:
             values["image_size"] = tuple(int(v) for v in values["image_size"])
         return cls(**values)
@@ -163,13 +173,20 @@ class ClipDataset(Dataset):
 
     def __init__(self, videos: Sequence[HalfVideo], classes: Sequence[str],
                  sampler: TrainSampler | ValidationSampler, window_size: int,
-                 backend: str = "cpu") -> None:
+                 backend: str = "cpu", in_memory: bool = False) -> None:
         self.paths = [v.path for v in videos]
         self.dense = [dense_targets(v.annotations, classes, v.num_frames) for v in videos]
         self.sampler = sampler
         self.window_size = window_size
         self.backend = backend
         self._fetchers: dict[int, Any] = {}
+        self._decoded: dict[int, np.ndarray] = {}
+        if in_memory:
+            from ballspot.video import open_fetcher
+
+            for video, path in enumerate(self.paths):
+                with open_fetcher(path, backend) as fetcher:
+                    self._decoded[video] = np.stack([f for _, f in fetcher.iter_frames()])
 
     def __len__(self) -> int:
         return len(self.sampler)
@@ -184,13 +201,16 @@ class ClipDataset(Dataset):
             video, indexes = self.sampler.sample(*key)
         else:
             video, indexes = self.sampler.sample(int(key))
+        target = max_window_targets(self.dense[video], indexes, self.window_size)
+        decoded = self._decoded.get(video)
+        if decoded is not None:  # the same frames a fetcher decodes, without the seek
+            return torch.from_numpy(decoded[indexes]), torch.from_numpy(target)
         fetcher = self._fetchers.get(video)
         if fetcher is None:
             from ballspot.video import open_fetcher
 
             fetcher = self._fetchers[video] = open_fetcher(self.paths[video], self.backend)
         frames = torch.from_numpy(fetcher.fetch_clip(indexes))
-        target = max_window_targets(self.dense[video], indexes, self.window_size)
         return frames, torch.from_numpy(target)
 
 
@@ -240,7 +260,7 @@ def load_model_dir(model_dir: str | Path, device: str | torch.device = "cpu"
 
 def build_loader(dataset: ClipDataset, batch_size: int, config: TrainConfig,
                   sampler: Sampler | Sequence[int] | None) -> DataLoader:
-    workers = config.num_workers
+    workers = 0 if config.frames_in_memory else config.num_workers
     # spawn, not fork: a forked copy of a process that already runs torch and FFmpeg threads
     # can deadlock; the workers persist, so the start-up cost is paid once per run.
     return DataLoader(
@@ -353,11 +373,12 @@ def train_model(
     train_sampler = TrainSampler([v.num_frames for v in train_videos], weights, stack, shaker,
                                  config.seed, config.train_epoch_size, config.video_choice)
     train_set = ClipDataset(train_videos, classes, train_sampler, config.max_targets_window_size,
-                            config.decode_backend)
+                            config.decode_backend, config.frames_in_memory)
     epoch_keys = EpochSampler(len(train_sampler), ctx.rank, ctx.world)
     train_loader = build_loader(train_set, config.batch_size, config, epoch_keys)
     val_set = ClipDataset(val_videos, classes, ValidationSampler.from_videos(val_videos, stack),
-                          config.max_targets_window_size, config.decode_backend)
+                          config.max_targets_window_size, config.decode_backend,
+                          config.frames_in_memory)
     val_shard = range(ctx.rank, len(val_set), ctx.world) if ctx.enabled else None
     val_loader = (build_loader(val_set, config.batch_size, config, val_shard) if len(val_set)
                   else None)
@@ -365,6 +386,8 @@ def train_model(
     torch.manual_seed(config.seed)
     model = build_model(model_config)
     if init_weights is not None:
+        if config.classifier_init == "centre":
+            init_weights = centre_classifier(model, init_weights)
         skipped = load_transfer_weights(model, init_weights)
         if skipped and ctx.is_main:
             print(f"train: kept fresh initialisation of {skipped}", file=sys.stderr)

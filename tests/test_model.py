@@ -14,6 +14,7 @@ from ballspot.frames import pad_normalize
 from ballspot.model import (
     ModelConfig,
     build_model,
+    centre_classifier,
     freeze_conv2d_encoder,
     load_transfer_weights,
 )
@@ -143,6 +144,30 @@ def test_transfer_from_15_to_33_frames_skips_only_the_classifier_weight(
         if key != "classifier.weight":
             assert torch.equal(target[key], value), key
     assert not torch.equal(target["classifier.weight"][:, :1280], source["classifier.weight"])
+
+
+def test_a_centred_classifier_predicts_what_the_shorter_model_did() -> None:
+    """15 -> 33 frames: the 5-stack weight lands on the central 5 of 11 stacks, zeros elsewhere,
+    so with the same features there the longer head gives the shorter head's logits."""
+    config = ModelConfig(model_name="mobilenetv3_small_050", num_3d_features=16,
+                         num_3d_stack_proj=8, num_3d_blocks=1)
+    torch.manual_seed(0)
+    short = build_model(dataclasses.replace(config, num_frames=15)).eval()
+    long = build_model(dataclasses.replace(config, num_frames=33)).eval()
+    state = centre_classifier(long, short.state_dict())
+    assert load_transfer_weights(long, state) == []
+    weight = long.classifier.weight.detach()
+    assert torch.equal(weight[:, 24:64], short.classifier.weight.detach())
+    assert not weight[:, :24].any() and not weight[:, 64:].any()
+    features = torch.rand(2, 8 * 5, 3, 4)
+    padded = torch.cat([torch.rand(2, 8 * 3, 3, 4), features, torch.rand(2, 8 * 3, 3, 4)], 1)
+    with torch.no_grad():
+        assert torch.allclose(long.classifier(padded.mean((2, 3))),
+                              short.classifier(features.mean((2, 3))), atol=1e-6)
+    # the same shape, or a stack count that cannot be centred, leaves the weights as they were
+    assert centre_classifier(short, short.state_dict()).keys() == short.state_dict().keys()
+    odd = build_model(dataclasses.replace(config, num_frames=18))
+    assert centre_classifier(odd, short.state_dict())["classifier.weight"].shape == (2, 40)
 
 
 def test_local_backbone_weights_are_loaded(tmp_path, paper_model: torch.nn.Module) -> None:

@@ -100,3 +100,23 @@ def test_unknown_training_parameter_is_a_one_line_error() -> None:
 
     with pytest.raises(BallspotError, match="unknown training parameter"):
         TrainConfig.from_params({"epochs": 3})
+
+
+def test_clips_from_memory_equal_decoded_clips(tiny_data: Path) -> None:
+    """frames_in_memory changes where frames come from, never which frames: same clips, targets."""
+    from ballspot.pipeline import load_videos
+    from ballspot.sampling import StackIndexes, ValidationSampler
+    from ballspot.soccernet import DatasetSpec
+    from ballspot.training import ClipDataset
+
+    params = tiny_params()
+    params["dataset"]["root"] = str(tiny_data / params["dataset"]["root"])
+    spec = DatasetSpec.from_params(params["dataset"])
+    videos = load_videos(spec, list(spec.folds[0]))
+    sampler = ValidationSampler.from_videos(videos, StackIndexes(6, 2))
+    decoded = ClipDataset(videos, spec.classes, sampler, 15)
+    in_memory = ClipDataset(videos, spec.classes, sampler, 15, in_memory=True)
+    assert len(sampler) > 2
+    for i in range(len(sampler)):
+        (a, ta), (b, tb) = decoded[i], in_memory[i]
+        assert torch.equal(a, b) and torch.equal(ta, tb)
