@@ -55,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_bench_train(benches)
 
+    from ballspot.generalisation import register as register_generalise
     from ballspot.metric import register as register_evaluate
 
     register_evaluate(commands)
+    register_generalise(commands)
     from ballspot.profiles import register as register_profile
 
     register_profile(commands)
