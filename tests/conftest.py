@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +42,17 @@ def tiny_params() -> dict[str, Any]:
     params["train_finetune"].update(frame_stack_size=9)  # longer than the stage it starts from
     params["predict"].update(batch_frames=8, device="cpu")
     return params
+
+
+def run_tool(args: list[str], cwd: Path) -> str:
+    """Run a command of this interpreter's environment (dvc, ballspot, python) in ``cwd``;
+    a non-zero exit fails the test with its output. Returns stdout + stderr."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(cwd), "PATH": path}
+    args = [shutil.which(args[0], path=path) or args[0], *args[1:]]
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
 
 
 def write_params(directory: Path, params: dict[str, Any]) -> Path:

@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO, tiny_params, write_params
+from conftest import run_tool as _run
 from safetensors.torch import load_file
 
 STAGE_METRICS = ("basic", "tuning", "finetune")
-
-
-def _run(args: list[str], cwd: Path) -> str:
-    # the stages' `python` and `dvc` are this interpreter's environment's
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(cwd), "PATH": path}
-    args = [shutil.which(args[0], path=path) or args[0], *args[1:]]
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
 
 
 def _ran(output: str) -> list[str]:

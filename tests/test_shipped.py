@@ -4,27 +4,16 @@ cached output that dvc.lock names, and a fresh clone pulled from it has no stage
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import REPO
+from conftest import run_tool as _run
 
 REMOTE = REPO / "dvc-remote"
-
-
-def _run(args: list[str], cwd: Path) -> str:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": path}
-    args = [shutil.which(args[0], path=path) or args[0], *args[1:]]
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
 
 
 def _git_tracked(path: str) -> bool:
