@@ -6,18 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ballspot.errors import BallspotError, print_error
+from ballspot.core.errors import BallspotError, print_error
 
 
 def _bench_decode(args: argparse.Namespace) -> None:
-    from ballspot.bench import bench_decode
+    from ballspot.bench.decode import bench_decode
 
     bench_decode(args.video, clips=args.clips, clip_frames=args.clip_frames, step=args.step,
                  backend=args.backend, seed=args.seed)
 
 
 def _bench_predict(args: argparse.Namespace) -> None:
-    from ballspot.bench_predict import bench_predict
+    from ballspot.bench.predict import bench_predict
 
     bench_predict(width=args.width, height=args.height, num_frames=args.frames,
                   frame_stack_size=args.frame_stack_size, tta=args.tta,
@@ -51,20 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="cpu")
     predict.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     predict.set_defaults(func=_bench_predict)
-    from ballspot.bench_train import register as register_bench_train
+    from ballspot.bench.train import register as register_bench_train
 
     register_bench_train(benches)
 
-    from ballspot.generalisation import register as register_generalise
-    from ballspot.metric import register as register_evaluate
+    from ballspot.app.generalisation import register as register_generalise
+    from ballspot.eval.metric import register as register_evaluate
 
     register_evaluate(commands)
     register_generalise(commands)
-    from ballspot.profiles import register as register_profile
+    from ballspot.app.profiles import register as register_profile
 
     register_profile(commands)
-    from ballspot.spot import register as register_spot
-    from ballspot.visualize import register as register_visualize
+    from ballspot.app.spot import register as register_spot
+    from ballspot.app.visualize import register as register_visualize
 
     register_spot(commands)
     register_visualize(commands)

@@ -7,8 +7,8 @@ import os
 import sys
 from collections.abc import Callable
 
-from ballspot.errors import BallspotError, print_error
-from ballspot.params import load_params
+from ballspot.core.errors import BallspotError, print_error
+from ballspot.core.params import load_params
 
 
 def run_stage(

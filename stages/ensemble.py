@@ -14,9 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot.ensemble import ensemble_games, model_folders
-    from ballspot.postprocess import PostprocessParams
-    from ballspot.soccernet import DatasetSpec
+    from ballspot.data.soccernet import DatasetSpec
+    from ballspot.predict.ensemble import ensemble_games, model_folders
+    from ballspot.predict.postprocess import PostprocessParams
 
     spec = DatasetSpec.from_params(args.params_data["dataset"])
     folds = model_folders(args.predictions, len(spec.folds))

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot.pipeline import evaluate_folds
+    from ballspot.pipeline.evaluation import evaluate_folds
 
     metrics = evaluate_folds(args.params_data, args.predictions, args.results, args.metrics)
     print("evaluate: " + ", ".join(f"{k} mAP {v['mAP']:.4f}" for k, v in metrics.items()))

@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot.errors import BallspotError
-    from ballspot.pipeline import predict_games
-    from ballspot.soccernet import DatasetSpec
+    from ballspot.core.errors import BallspotError
+    from ballspot.data.soccernet import DatasetSpec
+    from ballspot.pipeline.prediction import predict_games
 
     spec = DatasetSpec.from_params(args.params_data["dataset"])
     if args.challenge == (args.fold is not None):

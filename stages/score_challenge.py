@@ -7,7 +7,6 @@ training); with the real data the folder is empty and the metrics say so.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from stages.common import run_stage
 
@@ -22,29 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot.atomic import write_json
-    from ballspot.baseline import chance_level
-    from ballspot.pipeline import score_games
-    from ballspot.soccernet import DatasetSpec
+    from ballspot.pipeline.evaluation import score_challenge
 
-    spec = DatasetSpec.from_params(args.params_data["dataset"])
-    labelled = [g for g in spec.challenge
-                if (Path(args.labels) / g / spec.label_file).is_file()]
-    if not labelled:
-        write_json(args.metrics, {"challenge": {"scored": False}})
+    metrics, games = score_challenge(args.params_data, args.labels, args.submission,
+                                     args.predictions, args.metrics)
+    if not games:
         print("score_challenge: no hidden labels (real challenge games are scored by the server)")
         return
-    metric = args.params_data.get("evaluate", {}).get("metric", "at1")
-    scores = score_games(spec, args.labels, args.submission, labelled, metric)
-    metrics = {"challenge": scores}
-    if args.predictions is not None:
-        chance = chance_level(args.params_data, {args.predictions: labelled}, args.labels,
-                              labelled)
-        if chance is not None:
-            metrics["chance"] = chance
-    write_json(args.metrics, metrics)
     chance = f" (chance {metrics['chance']['mAP']:.4f})" if "chance" in metrics else ""
-    print(f"score_challenge: challenge mAP {scores['mAP']:.4f}{chance} over {len(labelled)} games")
+    print(f"score_challenge: challenge mAP {metrics['challenge']['mAP']:.4f}{chance} "
+          f"over {games} games")
 
 
 if __name__ == "__main__":

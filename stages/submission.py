@@ -13,8 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot.ensemble import write_submission
-    from ballspot.soccernet import DatasetSpec
+    from ballspot.data.soccernet import DatasetSpec
+    from ballspot.predict.ensemble import write_submission
 
     spec = DatasetSpec.from_params(args.params_data["dataset"])
     names = write_submission(args.results, spec.challenge, args.out)

@@ -22,11 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot import distributed
-    from ballspot.pipeline import train_fold
-    from ballspot.training import TrainConfig
+    from ballspot.pipeline.training import stage_config, train_fold
+    from ballspot.train import distributed
 
-    processes = TrainConfig.from_params(args.params_data[args.stage]).ddp_processes
+    processes = stage_config(args.params_data, args.stage, args.params).ddp_processes
     if processes > 1 and not distributed.under_torchrun():
         # DDP: this same command again, once per process, under torchrun (one per GPU)
         sys.exit(distributed.relaunch_with_torchrun(processes,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ballspot.atomic import staged_outputs
-from ballspot.errors import BallspotError
+from ballspot.core.atomic import staged_outputs
+from ballspot.core.errors import BallspotError
 
 NAMES = ("results.json", "overlay.mp4")
 

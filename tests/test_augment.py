@@ -1,4 +1,6 @@
-"""Training augmentations on (B, T, H, W) clips with kornia (spec §6.2, §6.3)."""
+"""Training augmentations on (B, T, H, W) clips with kornia (original:
+lRomul/ball-action-spotting@9c47153 src/ball_action/augmentations.py:7-22,
+src/augmentations.py:42-78)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import time
 import pytest
 import torch
 
-from ballspot.augment import (
+from ballspot.train.augment import (
     AugmentationParams,
     Augmentations,
     RandomCameraMove,

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ballspot.baseline import chance_level, random_raw_predictions
-from ballspot.pipeline import evaluate_folds
-from ballspot.postprocess import load_raw_predictions, save_raw_predictions
-from ballspot.soccernet import Annotation, DatasetSpec, write_labels
+from ballspot.data.soccernet import Annotation, DatasetSpec, write_labels
+from ballspot.eval.chance import random_raw_predictions
+from ballspot.pipeline.evaluation import EvaluateConfig, evaluate_folds
+from ballspot.predict.postprocess import (
+    PostprocessParams,
+    load_raw_predictions,
+    save_raw_predictions,
+)
 
 GAMES = ["england_efl/2019-2020/2019-10-01 - A - B", "england_efl/2019-2020/2019-10-02 - C - D"]
 EVENTS = [(40, "PASS"), (160, "DRIVE"), (300, "PASS"), (420, "PASS"), (530, "DRIVE")]
@@ -23,6 +27,12 @@ def _params(tmp_path: Path, draws: int, seed: int = 7) -> dict:
     return {"dataset": dataset,
             "postprocess": {"gauss_sigma": 3.0, "height": 0.2, "distance": 15},
             "evaluate": {"metric": "at1", "chance_draws": draws, "chance_seed": seed}}
+
+
+def _chance(params: dict, folds: dict, labels: Path, games: list[str]) -> dict | None:
+    spec = DatasetSpec.from_params(params["dataset"])
+    post = PostprocessParams.from_params(params["postprocess"])
+    return EvaluateConfig.from_params(params["evaluate"]).chance(spec, post, folds, labels, games)
 
 
 def _perfect_predictions(tmp_path: Path) -> Path:
@@ -64,13 +74,13 @@ def test_the_chance_level_sits_far_below_a_perfect_model_and_is_reproducible(
     assert metrics["cv"] == {"mAP": 1.0, "PASS": 1.0, "DRIVE": 1.0}
     spec = DatasetSpec.from_params(params["dataset"])
     folds = {root / "fold_0": [GAMES[0]], root / "fold_1": [GAMES[1]]}
-    chance = chance_level(params, folds, spec.task_dir, GAMES)
+    chance = _chance(params, folds, spec.task_dir, GAMES)
     assert chance["draws"] == 4 and set(chance) >= {"mAP", "PASS", "DRIVE", "mAP_min", "mAP_max"}
     assert 0.0 < chance["mAP_min"] <= chance["mAP"] <= chance["mAP_max"] < 0.9
-    assert chance_level(params, folds, spec.task_dir, GAMES) == chance == metrics["chance"]
-    assert chance_level(_params(tmp_path, 0), folds, spec.task_dir, GAMES) is None
-    assert chance_level(_params(tmp_path, 4, seed=8), folds, spec.task_dir, GAMES) != chance
-    one = chance_level(params, {root / "fold_1": [GAMES[1]]}, spec.task_dir, [GAMES[1]])
+    assert _chance(params, folds, spec.task_dir, GAMES) == chance == metrics["chance"]
+    assert _chance(_params(tmp_path, 0), folds, spec.task_dir, GAMES) is None
+    assert _chance(_params(tmp_path, 4, seed=8), folds, spec.task_dir, GAMES) != chance
+    one = _chance(params, {root / "fold_1": [GAMES[1]]}, spec.task_dir, [GAMES[1]])
     assert one["draws"] == 4 and 0.0 < one["mAP"] < 0.9
     # the random trees live in a temporary folder: nothing new beside the real results
     assert sorted(p.name for p in tmp_path.iterdir()) == ["oof.json", "predictions", "results",

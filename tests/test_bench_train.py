@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ballspot.bench_train import bench_train, parse_size, register
-from ballspot.errors import BallspotError
+from ballspot.bench.train import bench_train, parse_size, register
+from ballspot.core.errors import BallspotError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,6 +17,7 @@ from conftest import run_tool as _run
 from safetensors.torch import load_file
 
 STAGE_METRICS = ("basic", "tuning", "finetune")
+pytestmark = pytest.mark.dag  # minutes: one tiny `dvc repro` shared by the module's tests
 
 
 def _ran(output: str) -> list[str]:
@@ -43,16 +44,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run(["dvc", "remote", "add", "-d", "local", "../remote"], work)
     _run(["git", "add", "-A"], work)
     _run(["git", "commit", "-qm", "tiny project"], work)
+    # every test starts from the reproduced DAG, whichever runs first
+    _run(["dvc", "repro"], work)
     return work
 
 
-def _needs_repro(project: Path) -> None:
-    if not (project / "dvc.lock").exists():
-        pytest.skip("needs the repro of the first test")
-
-
 def test_dvc_repro_runs_every_stage_then_is_a_no_op(project: Path) -> None:
-    _run(["dvc", "repro"], project)
     for stage in STAGE_METRICS:
         metrics = json.loads((project / f"metrics/{stage}/oof.json").read_text())
         assert set(metrics) == {"cv", "test", "fold_0", "fold_1", "chance"}
@@ -85,7 +82,6 @@ def test_dvc_repro_runs_every_stage_then_is_a_no_op(project: Path) -> None:
 
 
 def test_weights_hand_over_and_the_frozen_encoder_stays_bit_identical(project: Path) -> None:
-    _needs_repro(project)
     for fold in (0, 1):
         tuning = load_file(project / f"models/tuning/fold_{fold}/model.safetensors")
         finetune = load_file(project / f"models/finetune/fold_{fold}/model.safetensors")
@@ -102,7 +98,6 @@ def test_weights_hand_over_and_the_frozen_encoder_stays_bit_identical(project: P
 
 
 def test_remote_round_trip_skips_every_stage_in_a_fresh_clone(project: Path) -> None:
-    _needs_repro(project)
     _run(["git", "add", "-A"], project)
     _run(["git", "commit", "-qm", "trained"], project)
     _run(["dvc", "push"], project)
@@ -126,7 +121,6 @@ def test_remote_round_trip_skips_every_stage_in_a_fresh_clone(project: Path) -> 
 
 
 def test_a_local_weights_file_is_a_training_dependency(project: Path) -> None:
-    _needs_repro(project)
     folder = project / "models/pretrained/tf_efficientnetv2_b0.in1k"
     (folder / ".cache").mkdir(parents=True)
     (folder / ".cache" / "model.safetensors.metadata").write_text("download bookkeeping")
@@ -141,7 +135,6 @@ def test_a_local_weights_file_is_a_training_dependency(project: Path) -> None:
 
 
 def test_a_postprocess_change_reruns_only_evaluation(project: Path) -> None:
-    _needs_repro(project)
     _run(["git", "add", "-A"], project)
     _run(["git", "commit", "-qm", "tiny", "--allow-empty"], project)
     out = _run(["dvc", "exp", "run", "-S", "postprocess.height=0.3"], project)
@@ -151,7 +144,6 @@ def test_a_postprocess_change_reruns_only_evaluation(project: Path) -> None:
 
 
 def test_a_training_change_reruns_only_its_stage_and_what_follows(project: Path) -> None:
-    _needs_repro(project)
     out = _run(["dvc", "exp", "run", "-S", "train_finetune.base_lr=0.002"], project)
     assert _ran(out) == sorted([
         "train_finetune@0", "train_finetune@1", "predict_cv@0", "predict_cv@1",
@@ -162,7 +154,6 @@ def test_a_training_change_reruns_only_its_stage_and_what_follows(project: Path)
 
 
 def test_generalise_scores_the_fold_ensemble_on_games_of_another_seed(project: Path) -> None:
-    _needs_repro(project)
     out = _run(["ballspot", "generalise", "--seed", "5", "--games", "1", "--quiet",
                 "--output", "generalise.json"], project)
     assert "seed 5: mAP@1" in out and "2 models" in out
@@ -171,3 +162,18 @@ def test_generalise_scores_the_fold_ensemble_on_games_of_another_seed(project: P
     assert 0.0 <= rows[0]["mAP"] <= 1.0 and {"PASS", "DRIVE"} <= set(rows[0])
     assert sum(rows[0]["events"].values()) > 0
     (project / "generalise.json").unlink()
+
+
+def test_a_change_to_decoding_makes_every_stage_that_decodes_out_of_date(project: Path) -> None:
+    video = project / "ballspot/data/video.py"
+    original = video.read_text()
+    try:
+        video.write_text(original + "\n# a change to how frames are decoded\n")
+        stale = json.loads(_run(["dvc", "status", "--json"], project))
+    finally:
+        video.write_text(original)
+    decoding = {"data", "train_action", *(f"{stage}@{k}" for k in (0, 1) for stage in (
+        "train_basic", "predict_oof", "train_tuning", "predict_tuning", "train_finetune",
+        "predict_cv", "predict_challenge"))}
+    assert decoding <= set(stale), sorted(decoding - set(stale))
+    assert "up to date" in _run(["dvc", "status"], project)

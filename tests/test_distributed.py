@@ -19,14 +19,12 @@ import torch
 import yaml
 from conftest import REPO, tiny_params, write_params
 
-from ballspot.training import (
+from ballspot.model.folder import CONFIG_FILE, WEIGHTS_FILE, load_model_dir
+from ballspot.train.loop import (
     CHECKPOINT_FILE,
-    CONFIG_FILE,
-    WEIGHTS_FILE,
     EpochSampler,
     TrainConfig,
     _pool_shards,
-    load_model_dir,
     rank_seed,
 )
 
@@ -55,7 +53,7 @@ def test_rank_zero_keeps_the_seed_and_other_ranks_get_their_own() -> None:
 
 
 def test_ddp_processes_must_split_the_epoch_evenly() -> None:
-    from ballspot.errors import BallspotError
+    from ballspot.core.errors import BallspotError
 
     with pytest.raises(BallspotError, match="multiple of ddp_processes"):
         TrainConfig.from_params({"train_epoch_size": 15, "ddp_processes": 2})
@@ -74,8 +72,8 @@ def _rank(rank: int, world: int, root: str, store: str) -> None:
     """One DDP rank in a spawned process: trains fold 0, then dumps its EMA weights."""
     import torch.distributed as dist
 
-    import ballspot.training as training
-    from ballspot.pipeline import train_fold
+    import ballspot.train.loop as training
+    from ballspot.pipeline.training import train_fold
 
     emas: list[Any] = []
 

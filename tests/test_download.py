@@ -26,15 +26,15 @@ from pathlib import Path
 import pytest
 from SoccerNet import Downloader as sn_downloader  # noqa: N813 (the module)
 
-from ballspot.download import (
+from ballspot.core.errors import BallspotError
+from ballspot.data.download import (
     DownloadConfig,
     _MaskedStream,
     download_action_dataset,
     download_ball_dataset,
     safe_extract,
 )
-from ballspot.errors import BallspotError
-from ballspot.soccernet import DatasetSpec, read_labels
+from ballspot.data.soccernet import DatasetSpec, read_labels
 
 SECRET = "nda-S3cr3t-7f2c"  # the NDA password the share accepts
 WRONG = "wr0ng-Guess-91ab"

@@ -1,4 +1,6 @@
-"""Fold ensemble (§11), the submission zip layout, and scoring a zip against hidden labels."""
+"""Fold ensemble (original: lRomul/ball-action-spotting@9c47153
+scripts/ball_action/ensemble.py:18-35), the submission zip layout, and scoring a zip against
+hidden labels."""
 
 from __future__ import annotations
 
@@ -9,11 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ballspot.ensemble import model_folders, write_submission
-from ballspot.errors import BallspotError
-from ballspot.pipeline import score_games
-from ballspot.postprocess import PostprocessParams, load_raw_predictions, save_raw_predictions
-from ballspot.soccernet import Annotation, DatasetSpec, write_labels
+from ballspot.core.errors import BallspotError
+from ballspot.data.soccernet import Annotation, DatasetSpec, write_labels
+from ballspot.eval.metric import score_games
+from ballspot.predict.ensemble import model_folders, write_submission
+from ballspot.predict.postprocess import (
+    PostprocessParams,
+    load_raw_predictions,
+    save_raw_predictions,
+)
 
 GAMES = ["england_efl/2019-2020/2019-10-01 - A - B", "england_efl/2019-2020/2019-10-02 - C - D"]
 
@@ -37,7 +43,7 @@ def _fold_predictions(root: Path, fold: int, bump: dict[int, float]) -> None:
 
 @pytest.fixture()
 def ensembled(tmp_path: Path) -> tuple[DatasetSpec, Path]:
-    from ballspot.ensemble import ensemble_games
+    from ballspot.predict.ensemble import ensemble_games
 
     spec = _spec(tmp_path)
     predictions = tmp_path / "challenge"

@@ -1,4 +1,4 @@
-"""ballspot.metric against the official SoccerNet evaluator, on fixtures that hit its quirks."""
+"""ballspot.eval.metric against the official SoccerNet evaluator, on fixtures with its quirks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from SoccerNet.Evaluation import ActionSpotting
 
-from ballspot.errors import BallspotError
-from ballspot.metric import BALL_2024_CLASSES, Spots, evaluate, register, spotting_map
+from ballspot.core.errors import BallspotError
+from ballspot.eval.metric import BALL_2024_CLASSES, Spots, evaluate, register, spotting_map
 
 GAME_A = "england_efl/2019-2020/2019-10-01 - Reading - Fulham"
 GAME_B = "england_efl/2019-2020/2019-10-01 - Stoke City - Huddersfield Town"

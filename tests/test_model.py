@@ -1,4 +1,6 @@
-"""MultiDimStacker: §7.3 shapes, parameter count, frozen encoder, weight transfer, local weights."""
+"""MultiDimStacker: the shapes of the original forward (lRomul/ball-action-spotting@9c47153
+src/models/multidim_stacker.py:210-243), parameter count, frozen encoder, weight transfer, local
+weights."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from ballspot.errors import BallspotError
-from ballspot.frames import pad_normalize
-from ballspot.model import (
+from ballspot.core.errors import BallspotError
+from ballspot.model.frames import pad_normalize
+from ballspot.model.stacker import (
     ModelConfig,
     build_model,
     centre_classifier,
@@ -28,7 +30,8 @@ def count(module: torch.nn.Module) -> int:
 
 
 def expected_params(config: ModelConfig) -> int:
-    """§7.2 module list, counted by hand from the hyper-parameters."""
+    """The original module list (src/models/multidim_stacker.py:137-208), counted by hand from
+    the hyper-parameters."""
     backbone = timm.create_model(config.model_name, pretrained=False, features_only=True,
                                  out_indices=[config.index_2d_features], in_chans=config.stack_size)
     enc_channels = backbone.feature_info.channels()[-1]

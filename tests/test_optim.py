@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from ballspot.optim import ModelEma, build_optimizer, focal_loss, lr_factor, scaled_lr
+from ballspot.train.optim import ModelEma, build_optimizer, focal_loss, lr_factor, scaled_lr
 
 
 def test_focal_loss_with_gamma_zero_and_no_alpha_is_bce() -> None:
@@ -71,7 +71,7 @@ def test_optimizer_skips_frozen_parameters() -> None:
 
 
 def test_the_ema_says_when_it_is_still_mostly_the_initial_weights() -> None:
-    from ballspot.training import ema_horizon_notice
+    from ballspot.train.loop import ema_horizon_notice
 
     notice = ema_horizon_notice(0.99, 50)
     assert notice is not None and "61%" in notice and "50 steps" in notice
@@ -86,7 +86,7 @@ def test_the_default_training_stages_run_long_enough_for_their_ema(stage: str) -
     import yaml
     from conftest import REPO
 
-    from ballspot.training import ema_horizon_notice
+    from ballspot.train.loop import ema_horizon_notice
 
     block = yaml.safe_load((REPO / "params.yaml").read_text())[stage]
     steps = (-(-block["train_epoch_size"] // block["batch_size"])

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from ballspot.errors import BallspotError
-from ballspot.model import ModelConfig, build_model, load_transfer_weights
-from ballspot.pipeline import action_classes, load_action_videos, oof_predictions
-from ballspot.postprocess import save_raw_predictions
-from ballspot.sampling import (
-    StackIndexes,
+from ballspot.core.errors import BallspotError
+from ballspot.data.soccernet import Annotation, DatasetSpec, HalfVideo, write_labels
+from ballspot.model.frames import StackIndexes
+from ballspot.model.stacker import ModelConfig, build_model, load_transfer_weights
+from ballspot.pipeline.training import action_classes, load_action_videos, oof_predictions
+from ballspot.predict.postprocess import save_raw_predictions
+from ballspot.train.sampling import (
     TrainSampler,
     annotation_sampling_weights,
     effective_number_weights,
 )
-from ballspot.soccernet import Annotation, DatasetSpec, HalfVideo, write_labels
 
 SMALL = {"model_name": "mobilenetv3_small_050", "num_3d_blocks": 1, "num_3d_features": 24,
          "expansion_3d_ratio": 2, "se_reduce_3d_ratio": 8, "num_3d_stack_proj": 16}
@@ -86,7 +86,7 @@ def test_oof_false_positives_draw_the_background_samples() -> None:
 
 
 def test_action_videos_keep_visible_labels_and_merge_cards(tmp_path: Path) -> None:
-    from ballspot.encoder import VideoWriter
+    from ballspot.data.encoder import VideoWriter
 
     spec = DatasetSpec.from_params({
         "root": str(tmp_path), "task": "action", "label_file": "Labels-v2.json",

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ballspot.errors import BallspotError
-from ballspot.metric import evaluate
-from ballspot.postprocess import (
+from ballspot.core.errors import BallspotError
+from ballspot.data.soccernet import Annotation, write_labels
+from ballspot.eval.metric import evaluate
+from ballspot.predict.postprocess import (
     PostprocessParams,
     blend_raw_predictions,
     load_raw_predictions,
@@ -19,7 +20,6 @@ from ballspot.postprocess import (
     save_raw_predictions,
     write_results,
 )
-from ballspot.soccernet import Annotation, write_labels
 
 GAME = "england_efl/2019-2020/2019-10-01 - Reading - Fulham"
 

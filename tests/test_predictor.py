@@ -1,4 +1,5 @@
-"""CachedPredictor: equals the full-clip forward per frame, frame range of §9.2, bounded cache."""
+"""CachedPredictor: equals the full-clip forward per frame, the frame range of the original
+(lRomul/ball-action-spotting@9c47153 scripts/ball_action/predict.py:29-55), bounded cache."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from ballspot.errors import BallspotError
-from ballspot.frames import pad_normalize
-from ballspot.model import ModelConfig, build_model
-from ballspot.predictor import (
+from ballspot.core.errors import BallspotError
+from ballspot.model.frames import pad_normalize
+from ballspot.model.stacker import ModelConfig, build_model
+from ballspot.predict.predictor import (
     CachedPredictor,
     clip_indexes,
     predict_naive,

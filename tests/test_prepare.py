@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, tiny_params, write_params
 
-from ballspot.errors import BallspotError
-from ballspot.prepare import dataset_specs
-from ballspot.soccernet import load_game
+from ballspot.core.errors import BallspotError
+from ballspot.data.prepare import dataset_specs
+from ballspot.data.soccernet import load_game
 
 
 def _stage(workdir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

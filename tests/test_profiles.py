@@ -1,4 +1,5 @@
-"""Profiles: the paper settings (§12.1) and the 2024 task are one `ballspot profile apply` away."""
+"""Profiles: the paper settings (the four configs of lRomul/ball-action-spotting@9c47153) and
+the 2024 task are one `ballspot profile apply` away."""
 
 from __future__ import annotations
 
@@ -9,28 +10,34 @@ from typing import Any
 import pytest
 import yaml
 
-from ballspot.augment import Augmentations
-from ballspot.download import DownloadConfig
-from ballspot.errors import BallspotError
-from ballspot.metric import BALL_2024_CLASSES
-from ballspot.params import load_params
-from ballspot.pipeline import action_classes, model_config
-from ballspot.profiles import (
-    TRAIN_BLOCKS,
+from ballspot.app.profiles import (
     applied_profiles,
     apply_profiles,
     merge,
     register,
     write_profiles,
 )
-from ballspot.soccernet import DatasetSpec
-from ballspot.training import TrainConfig
+from ballspot.core.errors import BallspotError
+from ballspot.core.params import load_params
+from ballspot.data.download import DownloadConfig
+from ballspot.data.soccernet import DatasetSpec
+from ballspot.eval.metric import BALL_2024_CLASSES
+from ballspot.pipeline.training import (
+    TRAIN_STAGES,
+    action_classes,
+    model_config,
+    stage_config,
+    stage_values,
+)
+from ballspot.train.augment import Augmentations
+from ballspot.train.loop import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"
 PROFILES = REPO / "profiles"
 
-# §12.1 of solution-2023.md, written out independently of profiles/paper.yaml.
+# The four original configs (lRomul/ball-action-spotting@9c47153 configs/), written out
+# independently of profiles/paper.yaml.
 COMMON = {
     "image_size": (1280, 736), "batch_size": 4, "max_targets_window_size": 15,
     "frame_stack_step": 2, "amp": True, "compile": True, "device": "cuda",
@@ -56,26 +63,27 @@ TABLE: dict[str, dict[str, Any]] = {
         "epochs_train": 35, "train_epoch_size": 6000, "ema_decay": 0.999, "focal_alpha": 0.4,
         "clear_pred_window_size": 27, "select_best": False,
     },
-    "train_finetune": {  # ball_finetune_long_004: SGD without weight decay (§8.4)
+    "train_finetune": {  # ball_finetune_long_004: SGD without weight decay
+        # (original: configs/ball_action/ball_finetune_long_004.py:51-55)
         "frame_stack_size": 33, "freeze_conv2d_encoder": True, "base_lr": 1e-3,
         "min_base_lr": 5e-5, "optimizer": "sgd", "weight_decay": 0.0, "epochs_warmup": 2,
         "epochs_train": 7, "train_epoch_size": 6000, "ema_decay": 0.999, "focal_alpha": 0.4,
         "clear_pred_window_size": 27, "select_best": False,
     },
 }
-ACTION_WEIGHTS = {  # §4.5
+ACTION_WEIGHTS = {  # original: configs/action/action_sampling_weights_002.py:21-37
     "Penalty": 0.244, "Kick-off": 0.197, "Goal": 0.08, "Substitution": 0.06, "Offside": 0.069,
     "Shots on target": 0.028, "Shots off target": 0.03, "Clearance": 0.041,
     "Ball out of play": 0.011, "Throw-in": 0.015, "Foul": 0.017, "Indirect free-kick": 0.028,
     "Direct free-kick": 0.077, "Corner": 0.035, "Card": 0.07,
 }
-ACTION_CLASSES = [  # §1.5 target order
+ACTION_CLASSES = [  # target order of the original's src/action/constants.py:56-72
     "Penalty", "Kick-off", "Goal", "Substitution", "Offside", "Shots on target",
     "Shots off target", "Clearance", "Ball out of play", "Throw-in", "Foul",
     "Indirect free-kick", "Direct free-kick", "Corner", "Card",
 ]
 EFL = "england_efl/2019-2020/"
-FOLD_GAMES = [  # §1.2, fold k = game k
+FOLD_GAMES = [  # fold k = game k (original: src/ball_action/constants.py:11-20)
     "2019-10-01 - Leeds United - West Bromwich", "2019-10-01 - Hull City - Sheffield Wednesday",
     "2019-10-01 - Brentford - Bristol City", "2019-10-01 - Blackburn Rovers - Nottingham Forest",
     "2019-10-01 - Middlesbrough - Preston North End",
@@ -83,7 +91,7 @@ FOLD_GAMES = [  # §1.2, fold k = game k
 ]
 CHALLENGE = ["2019-10-02 - Cardiff City - Queens Park Rangers",
              "2019-10-01 - Wigan Athletic - Birmingham City"]
-MODEL = {  # §7.1
+MODEL = {  # original: configs/ball_action/sampling_weights_001.py:30-45
     "model_name": "tf_efficientnetv2_b0", "stack_size": 3, "index_2d_features": 4,
     "num_3d_blocks": 4, "num_3d_features": 192, "expansion_3d_ratio": 3,
     "se_reduce_3d_ratio": 24, "num_3d_stack_proj": 256, "drop_rate": 0.2,
@@ -111,7 +119,7 @@ def test_paper_profile_gives_every_table_value_of_the_stage(paper: dict[str, Any
             assert value == pytest.approx(expected, rel=1e-12), (stage, key)
         else:
             assert value == expected, (stage, key)
-    assert Augmentations.from_params(config.augment).params == Augmentations().params  # §6.2
+    assert Augmentations.from_params(config.augment).params == Augmentations().params
 
 
 def test_paper_profile_gives_the_action_stage_its_classes_and_weights(
@@ -160,10 +168,11 @@ def test_2024_profile_gives_twelve_classes_and_one_video_per_game(
 @pytest.mark.parametrize("profile", ["paper", "2024"])
 def test_merged_params_load_for_every_block(profile: str) -> None:
     params = apply_profiles([profile], PARAMS, PROFILES)[0]
-    for stage in TRAIN_BLOCKS:
-        config = TrainConfig.from_params(params[stage], profile)
-        model_config(params, params[stage], 2)
+    for stage in TRAIN_STAGES:
+        config = stage_config(params, stage, profile)
+        model_config(params, stage_values(params, stage), 2)
         Augmentations.from_params(config.augment)
+    TrainConfig.from_params(params["train"], profile)  # the shared block alone is valid too
     for block in ("dataset", "action_dataset"):
         DatasetSpec.from_params(params[block])
 

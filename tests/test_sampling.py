@@ -1,4 +1,6 @@
-"""Clip indexes, frame jitter, sampling weights and the train/validation samplers (spec §4)."""
+"""Clip indexes, frame jitter, sampling weights and the train/validation samplers (original:
+lRomul/ball-action-spotting@9c47153 src/indexes.py, src/datasets.py:85-145,
+src/ball_action/annotations.py:118-162)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ballspot.sampling import (
+from ballspot.data.soccernet import Annotation, HalfVideo
+from ballspot.model.frames import StackIndexes
+from ballspot.train.sampling import (
     FrameIndexShaker,
-    StackIndexes,
     TrainSampler,
     ValidationSampler,
     annotation_sampling_weights,
@@ -17,7 +20,6 @@ from ballspot.sampling import (
     sample_rng,
     video_sampling_weights,
 )
-from ballspot.soccernet import Annotation, HalfVideo
 
 ACTION_WINDOW = {4, 5, 6, 13, 14, 15}
 

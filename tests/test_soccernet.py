@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ballspot.errors import BallspotError
-from ballspot.soccernet import (
+from ballspot.core.errors import BallspotError
+from ballspot.data.soccernet import (
     Annotation,
     DatasetSpec,
     frame_to_position,

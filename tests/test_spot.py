@@ -17,15 +17,17 @@ import pytest
 import torch
 import yaml
 
+from ballspot.app.spot import spot_video
+from ballspot.app.visualize import visualize_game
 from ballspot.cli import main
-from ballspot.encoder import VideoWriter
-from ballspot.errors import BallspotError
-from ballspot.model import ModelConfig
-from ballspot.postprocess import load_raw_predictions, save_raw_predictions
-from ballspot.soccernet import Annotation, HalfVideo, write_labels
-from ballspot.spot import SourceVideo, scan_video, spot_video
-from ballspot.training import TrainConfig, load_model_dir, train_model
-from ballspot.visualize import visualize_game
+from ballspot.core.errors import BallspotError
+from ballspot.data.encoder import VideoWriter
+from ballspot.data.resample import SourceVideo, scan_video
+from ballspot.data.soccernet import Annotation, HalfVideo, write_labels
+from ballspot.model.folder import load_model_dir
+from ballspot.model.stacker import ModelConfig
+from ballspot.predict.postprocess import load_raw_predictions, save_raw_predictions
+from ballspot.train.loop import TrainConfig, train_model
 
 CLASSES = ["PASS", "DRIVE"]
 PULSE_S = 0.24  # half-width of an event's triangular brightness pulse

@@ -9,10 +9,10 @@ import av
 import numpy as np
 import pytest
 
-from ballspot import synthetic as syn
-from ballspot.errors import BallspotError
-from ballspot.params import load_params
-from ballspot.soccernet import DatasetSpec, load_game, read_labels
+from ballspot.core.errors import BallspotError
+from ballspot.core.params import load_params
+from ballspot.data import synthetic as syn
+from ballspot.data.soccernet import DatasetSpec, load_game, read_labels
 
 TINY = syn.SyntheticConfig(half_seconds=8.0, width=128, height=72)
 GAME = "synthetic_league/2026-2027/2026-09-0{} - Team A - Team B"

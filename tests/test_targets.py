@@ -1,13 +1,14 @@
-"""Dense per-frame targets and max-window clip targets (spec §5)."""
+"""Dense per-frame targets and max-window clip targets (original:
+lRomul/ball-action-spotting@9c47153 src/target.py:8-65)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ballspot.sampling import StackIndexes
-from ballspot.soccernet import Annotation
-from ballspot.targets import dense_targets, max_window_targets
+from ballspot.data.soccernet import Annotation
+from ballspot.model.frames import StackIndexes
+from ballspot.train.targets import dense_targets, max_window_targets
 
 CLASSES = ("PASS", "DRIVE")
 

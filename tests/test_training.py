@@ -15,13 +15,11 @@ import torch
 import yaml
 from conftest import REPO, tiny_params, write_params
 
-from ballspot.training import (
+from ballspot.model.folder import CONFIG_FILE, WEIGHTS_FILE, load_model_dir
+from ballspot.train.loop import (
     CHECKPOINT_FILE,
-    CONFIG_FILE,
-    WEIGHTS_FILE,
     TrainConfig,
     average_precision,
-    load_model_dir,
 )
 
 
@@ -96,7 +94,7 @@ def test_average_precision_matches_hand_computation() -> None:
 
 
 def test_unknown_training_parameter_is_a_one_line_error() -> None:
-    from ballspot.errors import BallspotError
+    from ballspot.core.errors import BallspotError
 
     with pytest.raises(BallspotError, match="unknown training parameter"):
         TrainConfig.from_params({"epochs": 3})
@@ -104,15 +102,15 @@ def test_unknown_training_parameter_is_a_one_line_error() -> None:
 
 def test_clips_from_memory_equal_decoded_clips(tiny_data: Path) -> None:
     """frames_in_memory changes where frames come from, never which frames: same clips, targets."""
-    from ballspot.pipeline import load_videos
-    from ballspot.sampling import StackIndexes, ValidationSampler
-    from ballspot.soccernet import DatasetSpec
-    from ballspot.training import ClipDataset
+    from ballspot.data.soccernet import DatasetSpec, load_games
+    from ballspot.model.frames import StackIndexes
+    from ballspot.train.loop import ClipDataset
+    from ballspot.train.sampling import ValidationSampler
 
     params = tiny_params()
     params["dataset"]["root"] = str(tiny_data / params["dataset"]["root"])
     spec = DatasetSpec.from_params(params["dataset"])
-    videos = load_videos(spec, list(spec.folds[0]))
+    videos = load_games(spec, list(spec.folds[0]))
     sampler = ValidationSampler.from_videos(videos, StackIndexes(6, 2))
     decoded = ClipDataset(videos, spec.classes, sampler, 15)
     in_memory = ClipDataset(videos, spec.classes, sampler, 15, in_memory=True)

@@ -11,9 +11,9 @@ import pytest
 import torch
 from videos import index_frame, make_index_video, read_index
 
-from ballspot import video
-from ballspot.errors import BallspotError
-from ballspot.video import (
+from ballspot.core.errors import BallspotError
+from ballspot.data import video
+from ballspot.data.video import (
     NvdecFetcher,
     OpenCVFetcher,
     PyAVFetcher,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ballspot.encoder import VideoWriter
+from ballspot.data.encoder import VideoWriter
 
 GRID = 4  # blocks per side; 16 bits address 65536 frames
 BITS = GRID * GRID

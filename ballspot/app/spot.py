@@ -1,0 +1,309 @@
+"""Spot ball actions in any video: resample to 25 fps, resize, predict (one model or an ensemble).
+
+Any container/codec FFmpeg reads, any size and frame rate (constant or variable). Target frame
+``i`` is the model's 25 fps frame at time ``i / 25`` s after the video's first frame; it takes the
+nearest decoded source frame by timestamp, its luma (Y) plane resized to the model's training
+video size (``frames.video_size`` of model.yaml; the video's own size if absent), then padded by
+the predictor. Output times are ms of the input video (0 = its first frame), so target frame i is
+at ``round(i * 40)`` ms, the SoccerNet position rule at 25 fps.
+
+Decoding: PyAV on the CPU by default. NVDEC (``open_fetcher``) is used when CUDA is available
+(``--decode auto``) or asked for (``--decode nvdec``) and the video is a constant 25 fps stream,
+because the frame fetchers address frames by index at 25 fps; any other rate goes through PyAV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ballspot.core.errors import BallspotError
+from ballspot.data.resample import SourceVideo, iter_resampled, scan_video
+from ballspot.data.soccernet import FPS
+from ballspot.model.folder import MODEL_FILES
+
+DEFAULT_MODELS = (Path("models/finetune"), Path("models/basic"))
+OUTPUTS = ("results_spotting.json", "scores.csv", "raw_predictions.npz", "timeline.png",
+           "overlay.mp4")
+
+
+# ----------------------------------------------------------------------------------- the models
+
+def find_model_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Model directories named by ``paths``: a model directory itself, or a folder of ``fold_*``
+    model directories (all of them). A path holding neither is a one-line error."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if all((path / name).is_file() for name in MODEL_FILES):
+            found.append(path)
+            continue
+        folds = sorted(p for p in path.glob("fold_*")
+                       if all((p / name).is_file() for name in MODEL_FILES)) \
+            if path.is_dir() else []
+        if not folds:
+            problem = "no such model folder" if not path.exists() else \
+                "not a model (needs model.safetensors + model.yaml, or fold_* model folders)"
+            raise BallspotError(path, problem)
+        found.extend(folds)
+    return found
+
+
+def default_model_paths() -> list[Path]:
+    """``models/finetune`` (the pipeline's final fold models) if present, else ``models/basic``."""
+    for path in DEFAULT_MODELS:
+        if path.exists():
+            return [path]
+    raise BallspotError(DEFAULT_MODELS[-1], "no model found (neither models/finetune nor "
+                                            "models/basic; train with dvc repro or pass --model)")
+
+
+@dataclass
+class _Member:
+    """One model of the ensemble with its predictor and the frame size it was trained on."""
+
+    path: Path
+    predictor: Any
+    video_size: tuple[int, int]  # (W, H) frames are resized to
+
+
+def _load_members(model_dirs: Sequence[Path], device: Any, video: SourceVideo,
+                  tta: bool, batch_frames: int) -> tuple[list[_Member], list[str]]:
+    from ballspot.predict.predictor import CachedPredictor
+
+    members, classes = [], None
+    for model_dir in model_dirs:
+        try:
+            predictor, resolved = CachedPredictor.from_model_dir(model_dir, device, tta,
+                                                                 batch_frames)
+        except BallspotError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - corrupt weights, mismatched tensors, bad YAML
+            raise BallspotError(model_dir, f"cannot load the model ({exc})") from None
+        own = list(resolved.get("classes") or [])
+        if classes is None:
+            classes = own
+        elif own != classes:
+            raise BallspotError(model_dir, f"classes {own} differ from the ensemble's {classes}")
+        video_size = tuple(resolved["frames"].get("video_size") or (video.width, video.height))
+        members.append(_Member(model_dir, predictor, (int(video_size[0]), int(video_size[1]))))
+    return members, classes or []
+
+
+def _resize(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    width, height = size
+    if luma.shape == (height, width):
+        return luma
+    shrink = width * height < luma.shape[0] * luma.shape[1]
+    # area averaging when shrinking (no aliasing of the small ball), bilinear when enlarging
+    return cv2.resize(luma, (width, height),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+class _Resizer:
+    """Resizes the current frame once per target size, however many members share the size."""
+
+    def __init__(self) -> None:
+        self._frame: np.ndarray | None = None
+        self._sizes: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        if luma is not self._frame:
+            self._frame, self._sizes = luma, {}
+        if size not in self._sizes:
+            self._sizes[size] = _resize(luma, size)
+        return self._sizes[size]
+
+
+def predict_ensemble(members: Sequence[_Member], frames: Iterable[tuple[int, np.ndarray]],
+                     num_frames: int, source: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every member's ``(frame_indexes, raw_predictions)`` from one pass over the frames, each
+    member seeing them resized to its own training size."""
+    from ballspot.predict.predictor import predict_video_many, prediction_range
+
+    for m in members:
+        p = m.predictor
+        first, last = prediction_range(num_frames, p.frame_stack_size, p.frame_stack_step)
+        if last < first:
+            need = p.behind + p.ahead + 3
+            raise BallspotError(source, f"too short: {num_frames} frames at 25 fps, the model "
+                                        f"{m.path} needs at least {need}")
+    resize = _Resizer()
+    return predict_video_many(
+        [m.predictor for m in members], frames, num_frames, source,
+        [functools.partial(resize, size=m.video_size)
+         for m in members])
+
+
+# ---------------------------------------------------------------------------------- the command
+
+@dataclass(frozen=True)
+class SpotResult:
+    """What :func:`spot_video` found and wrote."""
+
+    out_dir: Path
+    classes: list[str]
+    frame_indexes: np.ndarray  # (N,) int64 target (25 fps) frames
+    raw_predictions: np.ndarray  # (N, C) float32 ensemble mean
+    actions: list[tuple[int, int, float]]  # (25 fps frame, class index, confidence)
+    models: list[Path]
+
+    def events_ms(self) -> list[tuple[int, str, float]]:
+        """Spotted events as (ms of the input video, class name, confidence)."""
+        from ballspot.data.soccernet import frame_to_position
+
+        return [(frame_to_position(f, FPS), self.classes[c], conf) for f, c, conf in self.actions]
+
+
+def _nvdec_frames(path: Path, decode: str) -> tuple[Any, int] | None:
+    """An NVDEC fetcher and its frame count when it should be used, else None."""
+    import torch
+
+    from ballspot.data.video import open_fetcher, probe_video
+
+    if decode == "cpu" or (decode == "auto" and not torch.cuda.is_available()):
+        return None
+    try:
+        probe_video(path, expect_fps=FPS)
+    except BallspotError as exc:
+        if decode == "nvdec":
+            raise BallspotError(path, f"--decode nvdec needs a constant 25 fps stream "
+                                      f"({exc.problem}); use --decode cpu") from None
+        return None
+    fetcher = open_fetcher(path, decode, expect_fps=FPS)
+    return fetcher, fetcher.num_frames
+
+
+def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
+               out: str | Path | None = None, device: str = "auto", overlay: bool = True,
+               decode: str = "auto", params_path: str | Path = "params.yaml",
+               progress: bool = True) -> SpotResult:
+    """Spot the actions of ``video`` and write the outputs (:data:`OUTPUTS`) into ``out``.
+
+    The outputs land together when everything is written; an earlier run's output that this run
+    does not write (the overlay under ``overlay=False``) is removed, other files are kept.
+
+    ``models``: model directories or folders of ``fold_*`` model directories (default
+    :func:`default_model_paths`); several = the mean of their raw predictions. Post-processing
+    and the predictor's ``tta``/``batch_frames`` come from ``params_path`` if it exists.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from ballspot.app.visualize import postprocess_params
+    from ballspot.core.allocator import tune_allocator
+    from ballspot.core.atomic import staged_outputs
+    from ballspot.core.device import resolve_device
+    from ballspot.core.params import load_params
+    from ballspot.predict.postprocess import (
+        blend_raw_predictions,
+        postprocess,
+        predictions_to_results,
+        save_raw_predictions,
+        write_results,
+    )
+    from ballspot.render.visualize import Event, plot_timeline, render_overlay
+
+    if decode not in ("auto", "cpu", "nvdec"):
+        raise BallspotError(None, f"--decode must be auto, cpu or nvdec, got {decode!r}")
+    video = Path(video)
+    source = scan_video(video)
+    params = load_params(params_path) if Path(params_path).is_file() else {}
+    post = postprocess_params(params, params_path)
+    predict = params.get("predict") or {}
+    model_dirs = find_model_dirs(list(models) if models else default_model_paths())
+    try:
+        torch_device = resolve_device(device)
+    except RuntimeError as exc:
+        raise BallspotError(None, f"bad --device {device!r} ({exc})") from None
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise BallspotError(None, "--device cuda: CUDA is not available")
+    out_dir = Path(out) if out is not None else Path("spot") / video.stem
+    with staged_outputs(out_dir, OUTPUTS) as stage:  # all the outputs, or none
+        tune_allocator()
+        members, classes = _load_members(model_dirs, torch_device, source,
+                                         tta=bool(predict.get("tta", True)),
+                                         batch_frames=int(predict.get("batch_frames", 32)))
+        nvdec = _nvdec_frames(video, decode)
+        if nvdec is not None:
+            fetcher, num_frames = nvdec
+            frames: Iterable[tuple[int, np.ndarray]] = fetcher.iter_frames()
+        else:
+            fetcher, num_frames = None, source.num_targets
+            frames = iter_resampled(source)
+        bar = tqdm(frames, total=num_frames, desc=f"spot {video.name}", unit="frame",
+                   disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        try:
+            pairs = predict_ensemble(members, bar, num_frames, video)
+        finally:
+            bar.close()
+            if fetcher is not None:
+                fetcher.close()
+        indexes, raw = pairs[0] if len(pairs) == 1 else blend_raw_predictions(pairs)
+        actions = postprocess(indexes, raw, post)
+
+        try:
+            write_results(stage / OUTPUTS[0], predictions_to_results(
+                video.name, {1: actions}, classes, FPS))
+            _write_scores(stage / OUTPUTS[1], indexes, raw, classes)
+            save_raw_predictions(stage / OUTPUTS[2], indexes, raw)
+            times = indexes.astype(np.float64) * 1000.0 / FPS
+            events = [Event(f * 1000.0 / FPS, c, conf) for f, c, conf in actions]
+            plot_timeline(stage / OUTPUTS[3], times, raw, classes, events,
+                          title=f"{video.name}: {len(actions)} events, "
+                                f"{len(model_dirs)} model{'s' if len(model_dirs) > 1 else ''}")
+            if overlay:
+                render_overlay(video, stage / OUTPUTS[4], times, raw, classes, events,
+                               progress=progress, total_frames=len(source.times))
+        except OSError as exc:
+            raise BallspotError(out_dir, f"cannot write the outputs ({exc.strerror or exc})") \
+                from None
+    return SpotResult(out_dir, classes, indexes, raw, actions, model_dirs)
+
+
+def _write_scores(path: Path, indexes: np.ndarray, raw: np.ndarray,
+                  classes: Sequence[str]) -> None:
+    """``time_ms,frame,<class>...`` one row per predicted 25 fps frame, atomically."""
+    from ballspot.core.atomic import write_text
+    from ballspot.data.soccernet import frame_to_position
+
+    header = ",".join(["time_ms", "frame", *(c.replace(",", " ") for c in classes)])
+    lines = [header]
+    for frame, row in zip(indexes.tolist(), raw, strict=True):
+        lines.append(f"{frame_to_position(frame, FPS)},{frame},"
+                     + ",".join(f"{v:.5f}" for v in row))
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _spot(args: argparse.Namespace) -> None:
+    result = spot_video(args.video, args.model, args.out, args.device, not args.no_overlay,
+                        args.decode)
+    counts = {c: sum(1 for _, k, _ in result.actions if result.classes[k] == c)
+              for c in result.classes}
+    summary = ", ".join(f"{c} {n}" for c, n in counts.items())
+    print(f"spot: {len(result.actions)} events ({summary}) with {len(result.models)} model(s) "
+          f"-> {result.out_dir}", file=sys.stderr)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``ballspot spot``."""
+    cmd = commands.add_parser("spot", help="spot ball actions in any video file")
+    cmd.add_argument("video", help="video file (mkv, mp4, avi, mov...; any size and fps)")
+    cmd.add_argument("--model", action="append", default=None,
+                     help="model folder or folder of fold_* models; repeat for an ensemble "
+                          "(default: models/finetune if present, else models/basic)")
+    cmd.add_argument("--out", default=None, help="output folder (default spot/<video stem>)")
+    cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    cmd.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
+    cmd.add_argument("--decode", default="auto", choices=("auto", "cpu", "nvdec"),
+                     help="nvdec only for constant 25 fps videos; auto uses it when CUDA is "
+                          "available and the video fits, else PyAV on the CPU")
+    cmd.set_defaults(func=_spot)

@@ -1,0 +1,3 @@
+"""Bench: ``ballspot bench decode|predict|train``, the measured speed tables. May import every
+layer below the CLI.
+"""
