@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from ballspot.core.errors import BallspotError, print_error
-from ballspot.core.params import load_params
+from ballspot.pipeline.schema import load_checked_params
 
 
 def run_stage(
@@ -23,7 +23,7 @@ def run_stage(
         add_arguments(parser)
     args = parser.parse_args()
     try:
-        args.params_data = load_params(args.params)
+        args.params_data = load_checked_params(args.params)
         main(args)
     except BallspotError as exc:
         print_error(exc)

@@ -22,8 +22,8 @@ from ballspot.core.params import load_params
 from ballspot.data.download import DownloadConfig
 from ballspot.data.soccernet import DatasetSpec
 from ballspot.eval.metric import BALL_2024_CLASSES
+from ballspot.pipeline.schema import TRAIN_STAGES
 from ballspot.pipeline.training import (
-    TRAIN_STAGES,
     action_classes,
     model_config,
     stage_config,

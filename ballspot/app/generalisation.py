@@ -61,9 +61,9 @@ def score_fresh_games(params: Mapping[str, Any], model_dirs: Sequence[str | Path
 
 def _run(args: argparse.Namespace) -> None:
     from ballspot.app.spot import default_model_paths, find_model_dirs
-    from ballspot.core.params import load_params
+    from ballspot.pipeline.schema import load_checked_params
 
-    params = load_params(args.params)
+    params = load_checked_params(args.params)
     dirs = find_model_dirs(args.model or default_model_paths())
     print(f"generalise: {len(dirs)} models: {', '.join(map(str, dirs))}", file=sys.stderr)
     rows = []

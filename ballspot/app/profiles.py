@@ -6,7 +6,7 @@ overlay file (typos would otherwise be ignored silently), except:
 
 - the training blocks of the DAG (:data:`TRAIN_BLOCKS`: the shared ``train`` and the four
   stages);
-- any field of the dataclass that reads a block (:func:`ballspot.pipeline.schema.schemas`:
+- any field of the dataclass that reads a block (:func:`ballspot.pipeline.blocks.schemas`:
   training, ``model``, the dataset blocks, ``predict``, ``postprocess``, ``evaluate``,
   ``data.download``, ``data.synthetic``), since the base may leave defaults out;
 - free-form mappings (:data:`REPLACED`: folds, per-class weights, ...), which replace the base
@@ -39,7 +39,7 @@ HEADER_TAG = "# profile: "
 
 def _schema_keys(where: tuple[str, ...]) -> set[str]:
     """Keys a mapping may hold although the base params leave them out (defaults apply)."""
-    from ballspot.pipeline.schema import schema_keys
+    from ballspot.pipeline.blocks import schema_keys
 
     return schema_keys(where)
 
@@ -122,10 +122,13 @@ def apply_profiles(names: Sequence[str], params: str | Path = "params.yaml",
     """(merged params, every profile now applied) for ``names`` applied on ``params``."""
     if not names:
         raise BallspotError(profiles_dir, "name at least one profile")
+    from ballspot.pipeline.schema import check_params
+
     merged = load_params(params)
     overlays = load_overlays(names, profiles_dir)
     for path, overlay in overlays:
         merged = merge(merged, overlay, path)
+        check_params(merged, path)  # an error names the overlay that made the value
     already = applied_profiles(Path(params).read_text(encoding="utf-8"))
     applied = list(dict.fromkeys([*already, *(path.stem for path, _ in overlays)]))
     return merged, applied

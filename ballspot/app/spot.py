@@ -202,7 +202,7 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     from ballspot.core.allocator import tune_allocator
     from ballspot.core.atomic import staged_outputs
     from ballspot.core.device import resolve_device
-    from ballspot.core.params import load_params
+    from ballspot.pipeline.schema import load_checked_params
     from ballspot.predict.postprocess import (
         blend_raw_predictions,
         postprocess,
@@ -216,7 +216,7 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
         raise BallspotError(None, f"--decode must be auto, cpu or nvdec, got {decode!r}")
     video = Path(video)
     source = scan_video(video)
-    params = load_params(params_path) if Path(params_path).is_file() else {}
+    params = load_checked_params(params_path) if Path(params_path).is_file() else {}
     post = postprocess_params(params, params_path)
     predict = params.get("predict") or {}
     model_dirs = find_model_dirs(list(models) if models else default_model_paths())

@@ -28,11 +28,11 @@ def visualize_game(game: str, predictions: str | Path | None = None, half: int =
     folder default: ``visualize/<game>/half_<half>``. Returns the output folder.
     """
     from ballspot.core.formats import RAW_PREDICTIONS
-    from ballspot.core.params import load_params
     from ballspot.data.soccernet import DatasetSpec, frame_to_position, read_labels
+    from ballspot.pipeline.schema import load_checked_params
     from ballspot.predict.postprocess import load_raw_predictions, postprocess
 
-    params = load_params(params_path)
+    params = load_checked_params(params_path)
     if "dataset" not in params:
         raise BallspotError(params_path, "missing params block 'dataset'")
     spec = DatasetSpec.from_params(params["dataset"])

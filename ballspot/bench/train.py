@@ -100,13 +100,14 @@ def bench_train(stage: str = "train_basic", params_path: str | Path = "params.ya
     ``video`` if given, else (without ``size``) the stage's first training half when the dataset
     exists, else a ``seconds`` long synthetic video of ``size`` (W, H), default the dataset's size.
     """
-    from ballspot.core.params import block, load_params
+    from ballspot.core.params import block
+    from ballspot.pipeline.schema import load_checked_params
     from ballspot.pipeline.training import stage_values
     from ballspot.train.loop import TrainConfig
 
     if steps < 1:
         raise BallspotError(None, f"--steps must be at least 1, got {steps}")
-    params = load_params(params_path)
+    params = load_checked_params(params_path)
     overrides = {k: v for k, v in (("device", device), ("batch_size", batch_size),
                                    ("num_workers", num_workers)) if v is not None}
     block(params, stage, params_path)  # a one-line error when the stage is missing

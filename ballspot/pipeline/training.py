@@ -16,11 +16,10 @@ from ballspot.core.errors import BallspotError
 from ballspot.core.formats import RAW_PREDICTIONS
 from ballspot.data.soccernet import DatasetSpec, HalfVideo, load_game, load_games
 from ballspot.model.stacker import ModelConfig
+from ballspot.pipeline.schema import SHARED_BLOCK
 from ballspot.predict.postprocess import load_raw_predictions
 from ballspot.train.loop import TrainConfig
 
-SHARED_BLOCK = "train"  # keys the four training stages share; a stage's block overrides them
-TRAIN_STAGES = ("train_basic", "train_action", "train_tuning", "train_finetune")
 CARD = "Card"
 CARD_LABELS = ("Yellow card", "Red card", "Yellow->red card")
 
