@@ -20,13 +20,11 @@ import yaml
 from conftest import REPO, tiny_params, write_params
 
 from ballspot.model.folder import CONFIG_FILE, WEIGHTS_FILE, load_model_dir
-from ballspot.train.loop import (
-    CHECKPOINT_FILE,
-    EpochSampler,
-    TrainConfig,
-    _pool_shards,
-    rank_seed,
-)
+from ballspot.train.clips import EpochSampler
+from ballspot.train.config import TrainConfig
+from ballspot.train.loop import CHECKPOINT_FILE
+from ballspot.train.step import rank_seed
+from ballspot.train.validation import _pool_shards
 
 
 def test_epoch_shards_are_disjoint_and_cover_the_single_process_epoch() -> None:
@@ -72,7 +70,7 @@ def _rank(rank: int, world: int, root: str, store: str) -> None:
     """One DDP rank in a spawned process: trains fold 0, then dumps its EMA weights."""
     import torch.distributed as dist
 
-    import ballspot.train.loop as training
+    import ballspot.train.step as training  # where the EMA is built
     from ballspot.pipeline.training import train_fold
 
     emas: list[Any] = []

@@ -71,7 +71,7 @@ def test_optimizer_skips_frozen_parameters() -> None:
 
 
 def test_the_ema_says_when_it_is_still_mostly_the_initial_weights() -> None:
-    from ballspot.train.loop import ema_horizon_notice
+    from ballspot.train.step import ema_horizon_notice
 
     notice = ema_horizon_notice(0.99, 50)
     assert notice is not None and "61%" in notice and "50 steps" in notice
@@ -86,9 +86,10 @@ def test_the_default_training_stages_run_long_enough_for_their_ema(stage: str) -
     import yaml
     from conftest import REPO
 
-    from ballspot.train.loop import ema_horizon_notice
+    from ballspot.pipeline.training import stage_values
+    from ballspot.train.step import ema_horizon_notice
 
-    block = yaml.safe_load((REPO / "params.yaml").read_text())[stage]
+    block = stage_values(yaml.safe_load((REPO / "params.yaml").read_text()), stage)
     steps = (-(-block["train_epoch_size"] // block["batch_size"])
              * (block["epochs_warmup"] + block["epochs_train"]))
     assert ema_horizon_notice(block["ema_decay"], steps) is None

@@ -30,7 +30,7 @@ from ballspot.pipeline.training import (
     stage_values,
 )
 from ballspot.train.augment import Augmentations
-from ballspot.train.loop import TrainConfig
+from ballspot.train.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"

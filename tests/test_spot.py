@@ -27,7 +27,8 @@ from ballspot.data.soccernet import Annotation, HalfVideo, write_labels
 from ballspot.model.folder import load_model_dir
 from ballspot.model.stacker import ModelConfig
 from ballspot.predict.postprocess import load_raw_predictions, save_raw_predictions
-from ballspot.train.loop import TrainConfig, train_model
+from ballspot.train.config import TrainConfig
+from ballspot.train.loop import train_model
 
 CLASSES = ["PASS", "DRIVE"]
 PULSE_S = 0.24  # half-width of an event's triangular brightness pulse

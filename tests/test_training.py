@@ -16,11 +16,9 @@ import yaml
 from conftest import REPO, tiny_params, write_params
 
 from ballspot.model.folder import CONFIG_FILE, WEIGHTS_FILE, load_model_dir
-from ballspot.train.loop import (
-    CHECKPOINT_FILE,
-    TrainConfig,
-    average_precision,
-)
+from ballspot.train.config import TrainConfig
+from ballspot.train.loop import CHECKPOINT_FILE
+from ballspot.train.validation import average_precision
 
 
 def _train(workdir: Path, out: str, checkpoints: str) -> subprocess.Popen:
@@ -104,7 +102,7 @@ def test_clips_from_memory_equal_decoded_clips(tiny_data: Path) -> None:
     """frames_in_memory changes where frames come from, never which frames: same clips, targets."""
     from ballspot.data.soccernet import DatasetSpec, load_games
     from ballspot.model.frames import StackIndexes
-    from ballspot.train.loop import ClipDataset
+    from ballspot.train.clips import ClipDataset
     from ballspot.train.sampling import ValidationSampler
 
     params = tiny_params()

@@ -103,7 +103,7 @@ def bench_train(stage: str = "train_basic", params_path: str | Path = "params.ya
     from ballspot.core.params import block
     from ballspot.pipeline.schema import load_checked_params
     from ballspot.pipeline.training import stage_values
-    from ballspot.train.loop import TrainConfig
+    from ballspot.train.config import TrainConfig
 
     if steps < 1:
         raise BallspotError(None, f"--steps must be at least 1, got {steps}")
@@ -141,14 +141,9 @@ def _run(params: Mapping[str, Any], stage: str, config: Any, classes: list[str],
     from ballspot.core.allocator import tune_allocator
     from ballspot.model.frames import StackIndexes, padded_size
     from ballspot.pipeline.training import model_config, stage_values
+    from ballspot.train.clips import EpochSampler, build_loader, train_clips
     from ballspot.train.distributed import DistContext
-    from ballspot.train.loop import (
-        EpochSampler,
-        build_loader,
-        build_optimisation,
-        optimiser_step,
-        train_clips,
-    )
+    from ballspot.train.step import build_optimisation, optimiser_step
 
     tune_allocator()  # as train_model does: glibc's defaults make CPU steps several times slower
     if config.torch_threads:

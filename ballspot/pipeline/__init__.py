@@ -1,4 +1,5 @@
-"""Pipeline: the DAG's steps (train a fold, predict games, evaluate folds), the only layer that
-reads the params file's layout; the thin modules in ``stages/`` call it. May import every layer
-above except ``app``, ``bench`` and the CLI.
+"""Pipeline: the DAG's steps (train a fold, predict games, evaluate folds) and the params
+file's schema; the only layer that reads the params file's layout. The thin modules in
+``stages/`` call it. May import core, data, model, train, predict and eval (not render, app,
+bench or the CLI).
 """

@@ -24,7 +24,7 @@ def schemas() -> dict[tuple[str, ...], type]:
     from ballspot.pipeline.evaluation import EvaluateConfig
     from ballspot.pipeline.prediction import PredictConfig
     from ballspot.predict.postprocess import PostprocessParams
-    from ballspot.train.loop import TrainConfig
+    from ballspot.train.config import TrainConfig
 
     table: dict[tuple[str, ...], type] = {
         ("dataset",): DatasetSpec, ("action_dataset",): DatasetSpec, ("model",): ModelConfig,

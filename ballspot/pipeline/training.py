@@ -18,7 +18,7 @@ from ballspot.data.soccernet import DatasetSpec, HalfVideo, load_game, load_game
 from ballspot.model.stacker import ModelConfig
 from ballspot.pipeline.schema import SHARED_BLOCK
 from ballspot.predict.postprocess import load_raw_predictions
-from ballspot.train.loop import TrainConfig
+from ballspot.train.config import TrainConfig
 
 CARD = "Card"
 CARD_LABELS = ("Yellow card", "Red card", "Yellow->red card")
