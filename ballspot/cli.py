@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ballspot.core.errors import BallspotError, print_error
+from ballspot.core.errors import run_entry
 
 
 def _bench_decode(args: argparse.Namespace) -> None:
@@ -74,12 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a :class:`BallspotError` becomes one line on stderr and exit code 1."""
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except BallspotError as exc:
-        print_error(exc)
-        return 1
-    return 0
+    return run_entry(lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ballspot.core.errors import BallspotError, print_error
+from ballspot.core.errors import run_entry
 from ballspot.pipeline.schema import load_checked_params
 
 
@@ -22,9 +22,9 @@ def run_stage(
     if add_arguments is not None:
         add_arguments(parser)
     args = parser.parse_args()
-    try:
+
+    def run() -> None:
         args.params_data = load_checked_params(args.params)
         main(args)
-    except BallspotError as exc:
-        print_error(exc)
-        sys.exit(1)
+
+    sys.exit(run_entry(run))

@@ -177,3 +177,32 @@ def test_a_change_to_decoding_makes_every_stage_that_decodes_out_of_date(project
         "predict_cv", "predict_challenge"))}
     assert decoding <= set(stale), sorted(decoding - set(stale))
     assert "up to date" in _run(["dvc", "status"], project)
+
+
+@pytest.mark.slow  # three interrupted and resumed tiny DAGs: several minutes
+def test_a_repro_killed_at_any_point_resumes_to_the_same_lock(
+        project: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    want = yaml.safe_load((project / "dvc.lock").read_text())
+    for kill_after in (8.0, 25.0, 50.0):
+        work = tmp_path / f"killed_{kill_after:g}"
+        shutil.copytree(project, work, symlinks=True)
+        env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(work),
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        proc = subprocess.Popen(["dvc", "repro", "--force"], cwd=work, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        time.sleep(kill_after)
+        os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage it runs, mid-write
+        proc.wait()
+        _run(["dvc", "repro"], work)
+        assert yaml.safe_load((work / "dvc.lock").read_text()) == want, kill_after
+        assert "up to date" in _run(["dvc", "status"], work)
+        shutil.rmtree(work)

@@ -15,6 +15,8 @@ from SoccerNet.Evaluation import ActionSpotting
 from ballspot.core.errors import BallspotError
 from ballspot.eval.metric import BALL_2024_CLASSES, Spots, evaluate, register, spotting_map
 
+# the official evaluator's reading of any confidence (NaN, negative, above 1)
+OFFICIAL = {"check_confidences": False}
 GAME_A = "england_efl/2019-2020/2019-10-01 - Reading - Fulham"
 GAME_B = "england_efl/2019-2020/2019-10-01 - Stoke City - Huddersfield Town"
 TOL = 1e-9
@@ -154,7 +156,7 @@ def random_game(root: Path, game: str, seed: int, classes: tuple[str, ...], halv
 @pytest.mark.parametrize("metric", ["at1", "at2", "tight"])
 def test_hand_placed_quirks_equal_official(tmp_path: Path, monkeypatch, metric: str) -> None:
     hand_placed(tmp_path)
-    ours = evaluate(tmp_path / "labels", tmp_path / "preds", metric=metric)
+    ours = evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL, metric=metric)
     assert ours["games"] == [GAME_A, GAME_B]
     assert_same(ours, official(tmp_path / "labels", tmp_path / "preds", [GAME_A, GAME_B], metric,
                                monkeypatch=monkeypatch))
@@ -162,22 +164,22 @@ def test_hand_placed_quirks_equal_official(tmp_path: Path, monkeypatch, metric: 
 
 def test_hand_placed_is_neither_perfect_nor_zero(tmp_path: Path) -> None:
     hand_placed(tmp_path)
-    ours = evaluate(tmp_path / "labels", tmp_path / "preds")
+    ours = evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
     assert 0.2 < ours["per_class"]["PASS"] < 1.0 and 0.2 < ours["per_class"]["DRIVE"] < 1.0
 
 
 def test_truncation_moves_1160_ms_to_frame_28(tmp_path: Path) -> None:
     # GT 1160 ms is frame 28 (not 29); a prediction at frame 29 + 12 = 41 (1640 ms) misses
     write_game(tmp_path, GAME_A, [gt(1, 1160)], [pred("1", "1640", "0.9")])
-    assert evaluate(tmp_path / "labels", tmp_path / "preds")["per_class"]["PASS"] == 0.0
+    assert evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)["per_class"]["PASS"] == 0.0
     write_game(tmp_path, GAME_A, [gt(1, 1160)], [pred("1", "1600", "0.9")])
-    assert evaluate(tmp_path / "labels", tmp_path / "preds")["per_class"]["PASS"] == 1.0
+    assert evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)["per_class"]["PASS"] == 1.0
 
 
 def test_seeded_random_half_equals_official(tmp_path: Path, monkeypatch) -> None:
     random_game(tmp_path, GAME_A, seed=1, classes=("PASS", "DRIVE"), halves=(1, 2),
                 events_per_half=400, minutes=45)
-    ours = evaluate(tmp_path / "labels", tmp_path / "preds")
+    ours = evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
     assert 0.1 < ours["mAP"] < 0.9
     assert_same(ours, official(tmp_path / "labels", tmp_path / "preds", [GAME_A],
                                monkeypatch=monkeypatch))
@@ -187,7 +189,7 @@ def test_seeded_random_half_equals_official(tmp_path: Path, monkeypatch) -> None
 def test_multi_window_metrics_equal_official(tmp_path: Path, monkeypatch, metric: str) -> None:
     random_game(tmp_path, GAME_A, seed=2, classes=("PASS", "DRIVE"), halves=(1, 2),
                 events_per_half=120, minutes=15)
-    ours = evaluate(tmp_path / "labels", tmp_path / "preds", metric=metric)
+    ours = evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL, metric=metric)
     assert_same(ours, official(tmp_path / "labels", tmp_path / "preds", [GAME_A], metric,
                                monkeypatch=monkeypatch))
 
@@ -197,7 +199,7 @@ def test_dense_clusters_greedy_matching_equals_official(tmp_path: Path, monkeypa
                                                         seed: int) -> None:
     random_game(tmp_path, GAME_A, seed=100 + seed, classes=("PASS", "DRIVE"), halves=(1, 2),
                 events_per_half=80, minutes=3, dense=True)
-    ours = evaluate(tmp_path / "labels", tmp_path / "preds", metric="at2")
+    ours = evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL, metric="at2")
     assert_same(ours, official(tmp_path / "labels", tmp_path / "preds", [GAME_A], "at2",
                                monkeypatch=monkeypatch))
 
@@ -207,7 +209,7 @@ def test_twelve_class_2024_variant_equals_official(tmp_path: Path, monkeypatch) 
                 events_per_half=300, minutes=45)  # GOAL has no ground truth: AP 0, still counted
     random_game(tmp_path, GAME_B, seed=4, classes=BALL_2024_CLASSES[:11], halves=(1,),
                 events_per_half=100, minutes=20)
-    ours = evaluate(tmp_path / "labels", tmp_path / "preds", classes=BALL_2024_CLASSES)
+    ours = evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL, classes=BALL_2024_CLASSES)
     assert ours["per_class"]["GOAL"] == 0.0
     assert_same(ours, official(tmp_path / "labels", tmp_path / "preds", [GAME_A, GAME_B],
                                classes=BALL_2024_CLASSES, monkeypatch=monkeypatch))
@@ -224,14 +226,14 @@ def test_zipped_inputs_equal_official_and_folders(tmp_path: Path, monkeypatch) -
     hand_placed(tmp_path)
     labels = zip_tree(tmp_path / "labels", tmp_path / "labels.zip")
     preds = zip_tree(tmp_path / "preds", tmp_path / "results_spotting.zip")
-    ours = evaluate(labels, preds)
-    assert ours == evaluate(tmp_path / "labels", tmp_path / "preds")
+    ours = evaluate(labels, preds, **OFFICIAL)
+    assert ours == evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
     assert_same(ours, official(labels, preds, [GAME_A, GAME_B], monkeypatch=monkeypatch))
 
 
 def test_explicit_games_restrict_scoring(tmp_path: Path, monkeypatch) -> None:
     hand_placed(tmp_path)
-    ours = evaluate(tmp_path / "labels", tmp_path / "preds", games=[GAME_B])
+    ours = evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL, games=[GAME_B])
     assert ours["games"] == [GAME_B]
     assert_same(ours, official(tmp_path / "labels", tmp_path / "preds", [GAME_B],
                                monkeypatch=monkeypatch))
@@ -242,7 +244,7 @@ def test_malformed_prediction_json_is_one_line_error_naming_file(tmp_path: Path)
     bad = tmp_path / "preds" / GAME_B / "results_spotting.json"
     bad.write_text('{"predictions": [')
     with pytest.raises(BallspotError) as info:
-        evaluate(tmp_path / "labels", tmp_path / "preds")
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
     assert str(bad) in str(info.value) and "\n" not in str(info.value)
 
 
@@ -250,13 +252,13 @@ def test_prediction_without_half_names_file_and_item(tmp_path: Path) -> None:
     write_game(tmp_path, GAME_A, [gt(1, 1000)], [{"label": "PASS", "position": "1000",
                                                   "confidence": "0.5"}])
     with pytest.raises(BallspotError, match=r"results_spotting\.json: prediction 0 is malformed"):
-        evaluate(tmp_path / "labels", tmp_path / "preds")
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
 
 
 def test_position_with_decimal_string_is_rejected_like_official(tmp_path: Path) -> None:
     write_game(tmp_path, GAME_A, [gt(1, 1000)], [pred("1", "1000.0", "0.5")])
     with pytest.raises(BallspotError, match="prediction 0"):
-        evaluate(tmp_path / "labels", tmp_path / "preds")
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
 
 
 def test_missing_confidence_is_an_error_even_in_half_3(tmp_path: Path, monkeypatch) -> None:
@@ -266,27 +268,29 @@ def test_missing_confidence_is_an_error_even_in_half_3(tmp_path: Path, monkeypat
     with pytest.raises(KeyError):
         official(tmp_path / "labels", tmp_path / "preds", [GAME_A], monkeypatch=monkeypatch)
     with pytest.raises(BallspotError, match="prediction 0"):
-        evaluate(tmp_path / "labels", tmp_path / "preds")
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
 
 
 def test_scored_game_without_labels_is_an_error(tmp_path: Path) -> None:
     write_game(tmp_path, GAME_A, predictions=[pred("1", "1000", "0.5")])
     (tmp_path / "labels").mkdir()
     with pytest.raises(BallspotError, match="Labels-ball.json: file not found"):
-        evaluate(tmp_path / "labels", tmp_path / "preds")
+        evaluate(tmp_path / "labels", tmp_path / "preds", games=[GAME_A], **OFFICIAL)
+    with pytest.raises(BallspotError, match="no league/season/game folder holds Labels-ball"):
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
 
 
 def test_no_prediction_files_is_an_error(tmp_path: Path) -> None:
     write_game(tmp_path, GAME_A, labels=[gt(1, 1000)])
     (tmp_path / "preds").mkdir()
-    with pytest.raises(BallspotError, match="no league/season/game folder holds"):
-        evaluate(tmp_path / "labels", tmp_path / "preds")
+    with pytest.raises(BallspotError, match="no results_spotting.json for 1 of 1 labelled"):
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
 
 
 def test_unknown_metric_is_an_error(tmp_path: Path) -> None:
     hand_placed(tmp_path)
     with pytest.raises(BallspotError, match="unknown metric"):
-        evaluate(tmp_path / "labels", tmp_path / "preds", metric="at6")
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL, metric="at6")
 
 
 def test_in_memory_map_applies_slot_rules_and_greedy_matching() -> None:
@@ -309,9 +313,34 @@ def test_cli_prints_and_writes_json(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out" / "metric.json"
     args = parser.parse_args(["evaluate", "--labels", str(tmp_path / "labels"),
                               "--predictions", str(tmp_path / "preds"), "--metric", "tight",
-                              "--output", str(out)])
+                              "--official-confidences", "--output", str(out)])
     args.func(args)
     written = json.loads(out.read_text())
-    assert written == evaluate(tmp_path / "labels", tmp_path / "preds", metric="tight")
+    assert written == evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL, metric="tight")
     printed = capsys.readouterr().out
     assert "mAP (tight) over 2 games" in printed and "DRIVE" in printed
+
+
+def test_a_labelled_game_without_predictions_is_an_error_unless_allowed(tmp_path: Path) -> None:
+    hand_placed(tmp_path)
+    (tmp_path / "preds" / GAME_B / "results_spotting.json").unlink()
+    with pytest.raises(BallspotError) as info:
+        evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)
+    assert "no results_spotting.json for 1 of 2 labelled games" in str(info.value)
+    assert "--allow-missing" in str(info.value)
+    both = evaluate(tmp_path / "labels", tmp_path / "preds", allow_missing=True, **OFFICIAL)
+    only_a = evaluate(tmp_path / "labels", tmp_path / "preds", games=[GAME_A], **OFFICIAL)
+    assert both["missing"] == [GAME_B] and both["games"] == [GAME_A, GAME_B]
+    assert both["mAP"] < only_a["mAP"]  # B's ground truths count as misses, not as absent
+
+
+@pytest.mark.parametrize("confidence", ["nan", "1.5", "-0.1", "inf"])
+def test_a_nan_or_out_of_range_confidence_is_an_error_naming_the_file(
+        tmp_path: Path, confidence: str) -> None:
+    write_game(tmp_path, GAME_A, [gt(1, 20000)],
+               [pred("1", "20000", "0.9"), pred("1", "30000", confidence)])
+    with pytest.raises(BallspotError) as info:
+        evaluate(tmp_path / "labels", tmp_path / "preds")
+    assert str(info.value).startswith(str(tmp_path / "preds" / GAME_A / "results_spotting.json"))
+    assert "must be a number in [0, 1]" in str(info.value)
+    evaluate(tmp_path / "labels", tmp_path / "preds", **OFFICIAL)  # the official reading

@@ -80,6 +80,36 @@ def test_label_past_the_end_of_its_video(game: tuple) -> None:
         load_game(spec, name)
 
 
+def test_the_action_loader_moves_a_label_past_the_end_onto_the_last_frame(
+        game: tuple, capsys: pytest.CaptureFixture) -> None:
+    # SoccerNet-v2 has such labels; the 2023 solution's action loader clips them too
+    spec, name = game
+    path, labels = _labels(spec, name)
+    labels["annotations"][0].update(gameTime="1 - 00:06", position="6000")
+    path.write_text(json.dumps(labels))
+    halves = load_game(spec, name, any_class=True)
+    first = halves[0]
+    assert first.clipped == 1 and max(a.frame for a in first.annotations) == 124
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "1 label(s) past the end of half 1 moved onto" in err
+
+
+def test_a_corrupt_packet_stops_the_data_checks(game: tuple, tmp_path: Path) -> None:
+    from videos import corrupt_packet
+
+    from ballspot.data.prepare import verify_dataset
+
+    spec, name = game
+    path = spec.find_video(name, 1)
+    good = tmp_path / "good.mkv"
+    shutil.copy(path, good)
+    corrupt_packet(good, path, 30)
+    load_game(spec, name)  # the demux checks pass
+    with pytest.raises(BallspotError, match="corrupt video: decoding failed at frame") as info:
+        verify_dataset(spec, spec, [], workers=2)
+    assert str(info.value).startswith(str(path))
+
+
 def test_unknown_class(game: tuple) -> None:
     spec, name = game
     path, labels = _labels(spec, name)

@@ -120,3 +120,23 @@ def test_a_profile_with_a_bad_value_names_the_profile(tmp_path: Path) -> None:
     with pytest.raises(BallspotError) as info:
         apply_profiles([str(bad)], REPO / "params.yaml", REPO / "profiles")
     assert str(info.value).startswith(str(bad)) and "train_finetune.base_lr" in str(info.value)
+
+
+def test_the_choices_are_those_of_the_code_that_reads_them() -> None:
+    from ballspot.data.download import SOURCES, SPLITS
+    from ballspot.data.encoder import CODECS
+    from ballspot.data.soccernet import VIDEO_EXTS
+    from ballspot.data.video import BACKENDS
+    from ballspot.eval.metric import METRIC_WINDOWS
+    from ballspot.train.sampling import VIDEO_CHOICES
+
+    train = RULES[("train",)]
+    assert set(RULES[("evaluate",)]["metric"].choices) == set(METRIC_WINDOWS)
+    assert set(train["decode_backend"].choices) == set(BACKENDS)
+    assert set(RULES[("predict",)]["decode_backend"].choices) == set(BACKENDS)
+    assert set(train["video_choice"].choices) == set(VIDEO_CHOICES)
+    synthetic, download = RULES[("data", "synthetic")], RULES[("data", "download")]
+    assert set(synthetic["codec"].choices) == set(CODECS)
+    assert set(synthetic["ext"].choices) == set(VIDEO_EXTS)
+    assert set(download["source"].choices) == set(SOURCES)
+    assert set(download["splits"].choices) == set(SPLITS) == set(download["action_splits"].choices)

@@ -327,3 +327,41 @@ def test_model_dir_knows_its_training_video_size(model_dir: Path) -> None:
     _, resolved = load_model_dir(model_dir)
     assert resolved["frames"]["video_size"] == [96, 64]
     assert torch.get_num_threads() == 1
+
+
+def test_a_model_folder_that_contradicts_itself_is_a_one_line_error(
+        model_dir: Path, tmp_path: Path) -> None:
+    from ballspot.model.folder import load_model_dir
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    config = yaml.safe_load((bad / "model.yaml").read_text())
+    (bad / "model.yaml").write_text(yaml.safe_dump({**config, "classes": ["A", "B", "C"]}))
+    with pytest.raises(BallspotError) as info:
+        load_model_dir(bad)
+    assert str(info.value).startswith(str(bad / "model.yaml")) and "2 outputs" in str(info.value)
+    wider = {**config, "model": {**config["model"], "num_3d_features": 32}}
+    (bad / "model.yaml").write_text(yaml.safe_dump(wider))
+    with pytest.raises(BallspotError) as info:
+        load_model_dir(bad)
+    message = str(info.value)
+    assert message.startswith(str(bad / "model.safetensors")) and "do not fit" in message
+    assert "\n" not in message
+    (bad / "model.yaml").write_text("model: [")
+    with pytest.raises(BallspotError, match="not a readable model.yaml"):
+        load_model_dir(bad)
+
+
+def test_a_truncated_file_is_spotted_as_far_as_it_goes_with_a_notice(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    whole = tmp_path / "whole.mkv"
+    with VideoWriter(whole, 96, 64, fps=25, gop=25) as writer:
+        for frame in _frames(8.0, 25, 96, 64, [], seed=1):
+            writer.write(frame)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    source = scan_video(cut)
+    err = capsys.readouterr().err.strip()
+    assert 1.0 < source.times[-1] < 7.0
+    assert len(err.splitlines()) == 1 and str(cut) in err and " s" in err, err
+    assert "spotting" in err

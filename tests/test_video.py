@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from videos import index_frame, make_index_video, read_index
+from videos import corrupt_packet, index_frame, make_index_video, read_index
 
 from ballspot.core.errors import BallspotError
 from ballspot.data import video
@@ -18,6 +18,7 @@ from ballspot.data.video import (
     OpenCVFetcher,
     PyAVFetcher,
     VideoInfo,
+    check_decodes,
     open_fetcher,
     probe_video,
 )
@@ -252,3 +253,19 @@ def test_missing_frames_in_the_timeline_are_rejected(tmp_path: Path) -> None:
             container.mux(packet)
     with pytest.raises(BallspotError, match=r"gap\.mkv: variable frame rate or missing"):
         probe_video(path)
+
+
+def test_a_corrupt_packet_in_an_intact_container_is_a_one_line_error_naming_the_frame(
+        tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.mkv", tmp_path / "bad.mkv"
+    make_index_video(good, 100, gop=25)
+    corrupt_packet(good, bad, 40)
+    assert probe_video(bad).num_frames == 100  # demuxing alone cannot tell
+    assert check_decodes(good) == 100
+    with pytest.raises(BallspotError) as info:
+        check_decodes(bad)
+    message = str(info.value)
+    assert message.startswith(f"{bad}: corrupt video: decoding failed at frame ")
+    assert "\n" not in message
+    with PyAVFetcher(bad) as fetcher, pytest.raises(BallspotError, match="decoding failed"):
+        fetcher.fetch_clip(list(range(30, 50)))

@@ -51,3 +51,22 @@ def make_index_video(path: str | Path, num_frames: int, width: int = 64, height:
     with VideoWriter(path, width, height, fps=fps, codec=codec, gop=gop) as writer:
         for index in range(num_frames):
             writer.write(index_frame(index, width, height, seed))
+
+
+def corrupt_packet(src: str | Path, dst: str | Path, packet: int) -> None:
+    """Copy ``src`` to ``dst`` with packet ``packet`` (decode order) made undecodable: its first
+    NAL length prefix becomes 0xFFFFFFFF. The container stays intact: demuxing cannot tell."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        s_in = inp.streams.video[0]
+        s_out = out.add_stream_from_template(s_in)
+        for i, pkt in enumerate(p for p in inp.demux(s_in) if p.size):
+            data = bytes(pkt)
+            if i == packet:
+                data = b"\xff\xff\xff\xff" + data[4:]
+            new = av.Packet(data)
+            new.pts, new.dts, new.time_base = pkt.pts, pkt.dts, pkt.time_base
+            new.is_keyframe = pkt.is_keyframe
+            new.stream = s_out
+            out.mux(new)

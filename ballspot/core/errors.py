@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 class BallspotError(Exception):
@@ -14,7 +17,43 @@ class BallspotError(Exception):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
+    def __reduce__(self) -> tuple:
+        # picklable with its two fields, so it crosses process pools (the data stage's workers)
+        return (type(self), (self.path, self.problem))
+
 
 def print_error(exc: BallspotError) -> None:
     """The one line every entry point (CLI, DVC stage) prints for a user error, on stderr."""
     print(f"ballspot: error: {exc}", file=sys.stderr)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: unwinds like Ctrl-C, so every atomic write drops its temporary."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def run_entry(func: Callable[[], Any]) -> int:
+    """Run ``func`` as an entry point: a user error is one line and exit 1; SIGINT or SIGTERM
+    is one line and exit 128 + the signal (what a shell reports), never a traceback."""
+    def stop(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)
+
+    # SIGINT too: a process started in the background inherits it ignored
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        func()
+    except BallspotError as exc:
+        print_error(exc)
+        return 1
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(f"ballspot: interrupted ({signal.Signals(signum).name}); the outputs of this run "
+              "were not written", file=sys.stderr)
+        return 128 + int(signum)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0

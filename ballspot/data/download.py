@@ -46,7 +46,22 @@ from ballspot.data.soccernet import VIDEO_EXTS, DatasetSpec
 
 SOURCES = ("EXRCSDrive", "HuggingFace")
 SPLITS = ("train", "valid", "test", "challenge")
+# the environment variables a secret may come from: a params file names one of these, never
+# another variable of the environment
+PASSWORD_ENVS = ("SOCCERNET_PASSWORD",)
+TOKEN_ENVS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 MASK = "***"
+
+
+def _safe_server(url: str) -> bool:
+    """An https:// address, or plain http:// to this machine (a loopback test server)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
 
 
 @dataclass(frozen=True)
@@ -86,9 +101,14 @@ class DownloadConfig:
             raise BallspotError(None, f"{where}: action_files is empty")
         if not self.timeout_s > 0:
             raise BallspotError(None, f"{where}: timeout_s must be positive, got {self.timeout_s}")
-        for name in ("password_env", "token_env"):
-            if not getattr(self, name):
-                raise BallspotError(None, f"{where}: {name} is empty")
+        for name, allowed in (("password_env", PASSWORD_ENVS), ("token_env", TOKEN_ENVS)):
+            if getattr(self, name) not in allowed:
+                # a params file must not choose which secret of the environment is sent
+                raise BallspotError(None, f"{where}: {name} must be one of {list(allowed)}, "
+                                          f"got {getattr(self, name)!r}")
+        if self.server is not None and not _safe_server(self.server):
+            raise BallspotError(None, f"{where}: server {self.server!r} must be an https:// "
+                                      "address (plain http only to this machine)")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> DownloadConfig:

@@ -28,23 +28,48 @@ def action_games(params: Mapping[str, Any]) -> list[str]:
 
 
 def verify_dataset(
-    spec: DatasetSpec, action_spec: DatasetSpec, games_action: list[str]
+    spec: DatasetSpec, action_spec: DatasetSpec, games_action: list[str], workers: int = 1
 ) -> dict[str, Any]:
-    """Open every video and label file the pipeline will read; summarise what is there."""
+    """Open every video and label file the pipeline will read, decode every video once (so a
+    corrupt packet stops the data stage, not a training run); summarise what is there."""
     summary: dict[str, Any] = {}
+    videos: list[Path] = []
     for name, this_spec, labelled, unlabelled, any_class in (
         ("ball", spec, spec.labelled_games, list(spec.challenge), False),
         ("action", action_spec, games_action, [], True),
     ):
         events: Counter[str] = Counter()
-        frames = 0
+        frames = clipped = 0
         for game in labelled + unlabelled:
             for half in load_game(this_spec, game, game in labelled, any_class):
+                videos.append(half.path)
                 frames += half.num_frames
+                clipped += half.clipped
                 events.update(a.label for a in half.annotations)
         summary[name] = {"games": len(labelled) + len(unlabelled), "labelled_games": len(labelled),
                          "frames": frames, "events": dict(sorted(events.items()))}
+        if clipped:  # labels past the end of their video, moved onto its last frame
+            summary[name]["clipped_labels"] = clipped
+    decode_all(videos, spec.fps, workers)
     return summary
+
+
+def decode_all(videos: list[Path], fps: float, workers: int) -> None:
+    """:func:`ballspot.data.video.check_decodes` on every video, ``workers`` at a time; the
+    first corrupt one is the one-line error."""
+    from ballspot.data.video import check_decodes
+
+    if workers <= 1 or len(videos) <= 1:
+        for path in videos:
+            check_decodes(path, fps)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(videos)), mp_context=context) as pool:
+        for _ in pool.map(check_decodes, videos, [fps] * len(videos)):
+            pass
 
 
 def prepare_data(params: Mapping[str, Any], progress: bool = True) -> dict[str, Any]:
@@ -85,7 +110,8 @@ def prepare_data(params: Mapping[str, Any], progress: bool = True) -> dict[str, 
             config = DownloadConfig.from_params(data["download"])
             download_ball_dataset(tmp_spec, config)
             download_action_dataset(tmp_action, config)
-        summary = {"source": source, **verify_dataset(tmp_spec, tmp_action, games_action)}
+        summary = {"source": source, **verify_dataset(tmp_spec, tmp_action, games_action,
+                                                       int(data.get("workers", 1)))}
     if data.get("summary"):
         write_json(data["summary"], summary)
     return summary

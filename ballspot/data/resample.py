@@ -55,19 +55,28 @@ def scan_video(path: str | Path) -> SourceVideo:
     and a damaged tail are accepted: a user's file is spotted as far as it can be read."""
     demuxed = demux_stream(path)
     path, stamps, base = demuxed.path, demuxed.stamps, demuxed.time_base
-    if demuxed.error is not None:
-        if not stamps:
-            raise BallspotError(path, f"not a readable video ({demuxed.error})")
-        # a damaged tail: spot what can be read
-        print(f"ballspot: {path}: unreadable after {len(stamps)} frames, using those",
-              file=sys.stderr)
+    if demuxed.error is not None and not stamps:
+        raise BallspotError(path, f"not a readable video ({demuxed.error})")
     nominal = float(demuxed.rate) if demuxed.rate else FPS
     if not stamps or base is None:
         raise BallspotError(path, "video stream has no frames with timestamps")
     raw = np.unique(np.asarray(stamps, np.int64))
     times = (raw - raw[0]).astype(np.float64) * float(base)
+    if demuxed.error is not None:  # a damaged tail: spot what can be read, and say how much
+        print(f"ballspot: {path}: unreadable after {len(stamps)} frames; spotting the first "
+              f"{_covered(times, nominal):.1f} s only", file=sys.stderr)
+    elif demuxed.container_duration and \
+            _covered(times, nominal) < demuxed.container_duration - 1.0:
+        print(f"ballspot: {path}: the frames cover {_covered(times, nominal):.1f} s of the "
+              f"file's declared {demuxed.container_duration:.1f} s (truncated?); spotting those",
+              file=sys.stderr)
     return SourceVideo(path, demuxed.width, demuxed.height, demuxed.codec, times, nominal,
                        int(raw[0]), float(base))
+
+
+def _covered(times: np.ndarray, nominal_fps: float) -> float:
+    """Seconds of video the frames at ``times`` cover (the last one shown for one frame)."""
+    return float(times[-1]) + 1.0 / nominal_fps
 
 
 def iter_resampled(source: SourceVideo) -> Iterator[tuple[int, np.ndarray]]:
@@ -103,8 +112,9 @@ def iter_resampled(source: SourceVideo) -> Iterator[tuple[int, np.ndarray]]:
         except av.FFmpegError as exc:
             if count == 0:
                 raise BallspotError(source.path, f"cannot decode any frame ({exc})") from None
-            print(f"ballspot: {source.path}: decoding stopped after {count} frames ({exc})",
-                  file=sys.stderr)
+            print(f"ballspot: {source.path}: decoding stopped after {count} frames, "
+                  f"{count / source.nominal_fps:.1f} s of the video ({exc}); the rest repeats "
+                  "the last frame", file=sys.stderr)
         if frame is None:
             raise BallspotError(source.path, "the video stream decodes to no frames")
         tail = luma(frame)

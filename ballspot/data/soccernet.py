@@ -9,10 +9,12 @@ Positions are milliseconds since the start of the half's video; the frame rule i
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ballspot.core.atomic import write_json
@@ -125,6 +127,18 @@ def write_labels(
     write_json(path, {"UrlLocal": game, "UrlYoutube": "", "annotations": items})
 
 
+def check_game(game: Any, source: str | Path | None = "params.yaml") -> str:
+    """``game`` if it names a folder inside the dataset (``league/season/game``), else a
+    one-line error: an absolute path, ``..`` or a drive would leave the dataset root."""
+    text = game if isinstance(game, str) else ""
+    parts = PurePosixPath(text).parts
+    if (not text or text.startswith(("/", "~")) or "\\" in text or PureWindowsPath(text).drive
+            or any(part in ("..", ".") for part in parts) or "//" in text):
+        raise BallspotError(source, f"game {game!r} must be a path inside the dataset "
+                                    "(league/season/game), without '..', '/' or '~' at the start")
+    return text
+
+
 def _folds(folds: Any) -> tuple[tuple[str, ...], ...]:
     """Folds as a tuple of game tuples, from a list or a ``{fold index: games}`` mapping."""
     if isinstance(folds, Mapping):
@@ -132,7 +146,7 @@ def _folds(folds: Any) -> tuple[tuple[str, ...], ...]:
         if keys != list(range(len(keys))):
             raise BallspotError("params.yaml", f"fold keys must be 0..{len(keys) - 1}, got {keys}")
         folds = [folds[k] if k in folds else folds[str(k)] for k in keys]
-    return tuple(tuple(games) for games in folds)
+    return tuple(tuple(check_game(g) for g in games) for games in folds)
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,7 @@ class DatasetSpec:
             video_pattern=str(params.get("video_pattern", "{half}_{resolution}")),
             folds=_folds(params.get("folds", ())),
             test_folds=tuple(int(f) for f in params.get("test_folds", ())),
-            challenge=tuple(params.get("challenge", ())),
+            challenge=tuple(check_game(g) for g in params.get("challenge", ())),
             fps=float(params.get("fps", FPS)),
         )
 
@@ -188,7 +202,7 @@ class DatasetSpec:
         return [g for k, games in enumerate(self.folds) if k != fold for g in games]
 
     def game_dir(self, game: str) -> Path:
-        return self.task_dir / game
+        return self.task_dir / check_game(game)
 
     def label_path(self, game: str) -> Path:
         return self.game_dir(game) / self.label_file
@@ -217,15 +231,20 @@ class HalfVideo:
     width: int
     height: int
     annotations: list[Annotation] = field(default_factory=list)
+    clipped: int = 0  # labels past the end of the video, moved onto its last frame
 
 
 def load_game(
     spec: DatasetSpec, game: str, labelled: bool = True, any_class: bool = False,
+    clip_past_end: bool | None = None,
 ) -> list[HalfVideo]:
     """Open and check one game: every half's video and (if ``labelled``) its labels.
 
     Raises :class:`BallspotError` on a missing game folder, a missing half, a bad video,
     bad labels (an unknown class unless ``any_class``), or a label past the end of its video.
+    ``clip_past_end`` (default: ``any_class``, the action dataset) moves such labels onto the
+    last frame with a one-line notice instead, as the 2023 solution's action loader does
+    (SoccerNet-v2 has a few).
     """
     from ballspot.data.video import probe_video
 
@@ -244,15 +263,21 @@ def load_game(
             raise BallspotError(missing, f"video of half {half} not found")
         info = probe_video(path, expect_fps=spec.fps)
         own = [a for a in annotations if a.half == half]
-        for a in own:
-            if a.frame >= info.num_frames:
-                raise BallspotError(
-                    spec.label_path(game),
-                    f"{a.label} at {a.to_json(spec.fps)['position']} ms (frame {a.frame}) is past "
-                    f"the end of half {half} ({info.num_frames} frames in {path.name})",
-                )
+        past = [a for a in own if a.frame >= info.num_frames]
+        if past and not (any_class if clip_past_end is None else clip_past_end):
+            a = past[0]
+            raise BallspotError(
+                spec.label_path(game),
+                f"{a.label} at {a.to_json(spec.fps)['position']} ms (frame {a.frame}) is past "
+                f"the end of half {half} ({info.num_frames} frames in {path.name})",
+            )
+        if past:
+            last = info.num_frames - 1
+            own = [dataclasses.replace(a, frame=last) if a.frame > last else a for a in own]
+            print(f"ballspot: {spec.label_path(game)}: {len(past)} label(s) past the end of "
+                  f"half {half} moved onto its last frame ({last})", file=sys.stderr)
         halves.append(HalfVideo(game, half, path, info.num_frames, info.fps, info.width,
-                                info.height, own))
+                                info.height, own, len(past)))
     return halves
 
 

@@ -258,7 +258,7 @@ class FrameFetcher(ABC):
         if not wanted:
             return np.empty((0, self.info.height, self.info.width), dtype=np.uint8)
         keep = set(wanted)
-        frames = dict(self._decode(min(wanted), max(wanted) + 1, keep))
+        frames = dict(self._checked(min(wanted), max(wanted) + 1, keep))
         return np.stack([frames[i] for i in wanted])
 
     def iter_frames(self, start: int = 0, stop: int | None = None
@@ -269,7 +269,24 @@ class FrameFetcher(ABC):
             raise BallspotError(self.info.path, f"frame range [{start}, {stop}) is outside "
                                                 f"[0, {self.info.num_frames})")
         if start < stop:
-            yield from self._decode(start, stop, None)
+            yield from self._checked(start, stop, None)
+
+    def _checked(self, start: int, stop: int, keep: set[int] | None
+                 ) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`_decode`, with a decoder error as the one-line error naming file and frame."""
+        expected = start
+        try:
+            for index, frame in self._decode(start, stop, keep):
+                expected = index + 1
+                yield index, frame
+        except (av.FFmpegError, RuntimeError) as exc:
+            self._next = None
+            if hasattr(self, "_frames"):
+                self._frames = None  # the decoder's iterator is broken: seek afresh next time
+            text = str(exc).strip()
+            reason = text.splitlines()[0][:120] if text else type(exc).__name__
+            raise BallspotError(self.info.path, f"corrupt video: decoding failed at frame "
+                                                f"{expected} ({reason})") from None
 
     def _check_index(self, index: int) -> int:
         index = int(index)
@@ -535,3 +552,14 @@ def _notice(message: str) -> None:
     if not _notice_shown:
         _notice_shown = True
         print(f"ballspot: {message}", file=sys.stderr)
+
+
+def check_decodes(path: str | Path, expect_fps: float | None = 25.0) -> int:
+    """Decode every frame of ``path`` on the CPU once; the frame count, or a one-line error when
+    a packet does not decode or fewer frames come out than the stream holds."""
+    with open_fetcher(path, "cpu", expect_fps) as fetcher:
+        count = sum(1 for _ in fetcher.iter_frames())
+        if count != fetcher.num_frames:
+            raise BallspotError(path, f"corrupt video: {count} of {fetcher.num_frames} frames "
+                                      "decode")
+    return count

@@ -340,13 +340,18 @@ def evaluate(
     labels: str | Path, predictions: str | Path,
     classes: Sequence[str] = BALL_CLASSES, metric: str = "at1",
     label_file: str = "Labels-ball.json", prediction_file: str = "results_spotting.json",
-    games: Sequence[str] | None = None, fps: float = 25.0,
+    games: Sequence[str] | None = None, fps: float = 25.0, allow_missing: bool = False,
+    check_confidences: bool = True,
 ) -> dict[str, Any]:
     """Score SoccerNet-layout predictions (folder or zip) against labels (folder or zip).
 
-    Scores ``games`` if given, else every game with a prediction file. Returns
-    ``{"mAP", "per_class": {class: AP}, "metric", "games"}``. Raises :class:`BallspotError`
-    on a missing or malformed file, no game to score, or an unknown metric.
+    Scores ``games`` if given, else every game with a label file: a scored game without a
+    prediction file is an error (a missing file would flatter the score), unless
+    ``allow_missing``, which scores it with no detections and lists it under ``"missing"``.
+    ``check_confidences``: a NaN, infinite or out-of-[0, 1] confidence is an error naming the
+    file; False keeps the official evaluator's reading (a negative or NaN one empties its slot).
+    Returns ``{"mAP", "per_class": {class: AP}, "metric", "games", "missing"}``. Raises
+    :class:`BallspotError` on a missing or malformed file, no game to score, or an unknown metric.
     """
     if metric not in METRIC_WINDOWS:
         raise BallspotError(None, f"unknown metric {metric!r} (known: {sorted(METRIC_WINDOWS)})")
@@ -357,13 +362,18 @@ def evaluate(
         raise BallspotError(None, f"fps must be > 0, got {fps}")
     label_tree, pred_tree = _Tree(Path(labels)), _Tree(Path(predictions))
     if games is None:
-        games = pred_tree.games(prediction_file)
+        games = label_tree.games(label_file)
         if not games:
-            raise BallspotError(predictions, f"no league/season/game folder holds "
-                                             f"{prediction_file}")
+            raise BallspotError(labels, f"no league/season/game folder holds {label_file}")
     games = list(games)
     if not games:
         raise BallspotError(None, "no game to score")
+    have = set(pred_tree.games(prediction_file))
+    missing = [g for g in games if g not in have]
+    if missing and not allow_missing:
+        raise BallspotError(predictions, f"no {prediction_file} for {len(missing)} of "
+                                         f"{len(games)} labelled games (first: {missing[0]!r}); "
+                                         "pass --allow-missing to score them as empty")
     class_index = {name: i for i, name in enumerate(classes)}
     half_length = int(round(HALF_MINUTES * 60 * fps))
     gt: list[list[int]] = [[], [], []]
@@ -376,9 +386,15 @@ def evaluate(
         gt[0] += [2 * g + h - 1 for h in halves]
         gt[1] += cls
         gt[2] += frames
+        if game in missing:
+            continue  # no detections: its ground truths are all misses
+        where = pred_tree.where(game, prediction_file)
         halves, cls, frames, conf = _read_predictions(
-            pred_tree.read_json(game, prediction_file), pred_tree.where(game, prediction_file),
-            class_index, fps, half_length)
+            pred_tree.read_json(game, prediction_file), where, class_index, fps, half_length)
+        if check_confidences and len(conf) and not np.all((conf >= 0) & (conf <= 1)):
+            bad = conf[~((conf >= 0) & (conf <= 1))][0]
+            raise BallspotError(where, f"a confidence is {bad!r}: each must be a number in "
+                                       "[0, 1]")
         det[0] += [2 * g + h - 1 for h in halves]
         det[1] += cls
         det[2] += frames
@@ -388,7 +404,7 @@ def evaluate(
                                     len(classes), metric, fps)
     return {"mAP": float(value), "per_class": dict(zip(classes, map(float, per_class),
                                                        strict=True)),
-            "metric": metric, "games": games}
+            "metric": metric, "games": games, "missing": missing}
 
 
 # --------------------------------------------------------------------------- CLI
@@ -398,8 +414,12 @@ def _evaluate_command(args: argparse.Namespace) -> None:
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     result = evaluate(args.labels, args.predictions, classes=classes, metric=args.metric,
                       label_file=args.label_file, prediction_file=args.prediction_file,
-                      games=args.game, fps=args.fps)
+                      games=args.game, fps=args.fps, allow_missing=args.allow_missing,
+                      check_confidences=not args.official_confidences)
     print(f"mAP ({result['metric']}) over {len(result['games'])} games: {result['mAP']:.4f}")
+    if result["missing"]:
+        print(f"  {len(result['missing'])} game(s) without predictions scored as empty: "
+              f"{', '.join(result['missing'])}")
     width = max(len(c) for c in result["per_class"])
     for name, ap in result["per_class"].items():
         print(f"  {name:<{width}}  {ap:.4f}")
@@ -422,7 +442,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--classes", default=",".join(BALL_CLASSES),
                         help="comma-separated class names, in column order")
     parser.add_argument("--game", action="append", default=None,
-                        help="game to score (repeatable; default: every game with predictions)")
+                        help="game to score (repeatable; default: every labelled game)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="score a labelled game without predictions as empty (else an error)")
+    parser.add_argument("--official-confidences", action="store_true",
+                        help="read any confidence as the official evaluator does (NaN or "
+                             "negative: no detection); else outside [0, 1] is an error")
     parser.add_argument("--fps", type=float, default=25.0)
     parser.add_argument("--output", type=Path, default=None, help="write the result as JSON")
     parser.set_defaults(func=_evaluate_command)

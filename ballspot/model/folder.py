@@ -36,7 +36,41 @@ def load_model_dir(model_dir: str | Path, device: str | torch.device = "cpu"
     for name in MODEL_FILES:
         if not (model_dir / name).is_file():
             raise BallspotError(model_dir / name, "model file not found")
-    resolved = yaml.safe_load((model_dir / CONFIG_FILE).read_text())
-    model = build_model(ModelConfig.from_params(resolved["model"], model_dir / CONFIG_FILE))
-    model.load_state_dict(load_file(str(model_dir / WEIGHTS_FILE)))
+    config_path, weights_path = model_dir / CONFIG_FILE, model_dir / WEIGHTS_FILE
+    try:
+        resolved = yaml.safe_load(config_path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise BallspotError(config_path, f"not a readable model.yaml ({type(exc).__name__})"
+                            ) from None
+    if not isinstance(resolved, dict) or not isinstance(resolved.get("model"), dict) \
+            or not isinstance(resolved.get("frames"), dict):
+        raise BallspotError(config_path, "model.yaml must hold the 'model' and 'frames' blocks")
+    config = ModelConfig.from_params(resolved["model"], config_path)
+    classes = resolved.get("classes")
+    if not isinstance(classes, list) or len(classes) != config.num_classes:
+        raise BallspotError(config_path, f"'classes' names {classes!r} but the model has "
+                                         f"{config.num_classes} outputs")
+    model = build_model(config)
+    try:
+        state = load_file(str(weights_path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for a bad file
+        raise BallspotError(weights_path, f"not a readable safetensors file ({exc})") from None
+    mismatch = _first_mismatch(model.state_dict(), state)
+    if mismatch:
+        raise BallspotError(weights_path, f"the weights do not fit the model that model.yaml "
+                                          f"describes ({mismatch})")
+    model.load_state_dict(state)
     return model.to(device).eval(), resolved
+
+
+def _first_mismatch(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]
+                    ) -> str | None:
+    """The first missing, unexpected or differently shaped tensor, in words (None: they fit)."""
+    for key, tensor in expected.items():
+        if key not in found:
+            return f"{key} is missing"
+        if tuple(found[key].shape) != tuple(tensor.shape):
+            return (f"{key} is {list(found[key].shape)}, the model wants "
+                    f"{list(tensor.shape)}")
+    extra = sorted(set(found) - set(expected))
+    return f"unexpected {extra[0]}" if extra else None

@@ -4,15 +4,15 @@ beside its chance level (random scores on the same frames)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ballspot.core.atomic import atomic_dir, write_json
-from ballspot.core.errors import BallspotError
 from ballspot.data.soccernet import DatasetSpec
 from ballspot.eval.chance import chance_level
-from ballspot.eval.metric import METRIC_WINDOWS, score_games
+from ballspot.eval.metric import score_games
+from ballspot.pipeline.schema import from_block
 from ballspot.predict.postprocess import PostprocessParams, spot_games
 
 
@@ -27,15 +27,7 @@ class EvaluateConfig:
     @classmethod
     def from_params(cls, values: Mapping[str, Any] | None, source: str | Path = "params.yaml"
                     ) -> EvaluateConfig:
-        values = dict(values or {})
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise BallspotError(source, f"unknown evaluate keys {unknown}")
-        config = cls(**values)
-        if config.metric not in METRIC_WINDOWS:
-            raise BallspotError(source, f"evaluate.metric must be one of {list(METRIC_WINDOWS)}, "
-                                        f"got {config.metric!r}")
-        return config
+        return from_block(cls, ("evaluate",), values, source)
 
     def chance(self, spec: DatasetSpec, post: PostprocessParams,
                folders: Mapping[str | Path, Sequence[str]], labels: str | Path,

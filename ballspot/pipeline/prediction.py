@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,9 @@ from tqdm import tqdm
 
 from ballspot.core.allocator import tune_allocator
 from ballspot.core.atomic import atomic_dir
-from ballspot.core.errors import BallspotError
 from ballspot.core.formats import RAW_PREDICTIONS
 from ballspot.data.soccernet import DatasetSpec, load_games
+from ballspot.pipeline.schema import from_block
 from ballspot.predict.postprocess import save_raw_predictions
 
 
@@ -31,11 +31,7 @@ class PredictConfig:
     @classmethod
     def from_params(cls, values: Mapping[str, Any] | None, source: str | Path = "params.yaml"
                     ) -> PredictConfig:
-        values = dict(values or {})
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise BallspotError(source, f"unknown predict keys {unknown}")
-        return cls(**values)
+        return from_block(cls, ("predict",), values, source)
 
 
 def predict_games(model_dir: str | Path, spec: DatasetSpec, games: Sequence[str],

@@ -222,3 +222,11 @@ def load_checked_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     params = load_params(path)
     check_params(params, path)
     return params
+
+
+def from_block(cls: type, where: tuple[str, ...], values: Mapping[str, Any] | None,
+               source: str | Path = "params.yaml") -> Any:
+    """``cls(**values)`` after :func:`check_block`: a dataclass of one params block."""
+    values = dict(values or {})
+    check_block(where, values, source)
+    return cls(**values)

@@ -145,7 +145,12 @@ def _resume(run: TrainRun, checkpoint_path: Path) -> tuple[int, list[dict], dict
     best: dict[str, Any] = {"ap": -1.0, "epoch": None, "state": None}
     distributed.barrier(run.ctx)  # every rank resumes from rank 0's last checkpoint
     if checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location=run.device, weights_only=False)
+        try:  # tensors and plain containers only: a planted pickle cannot run code
+            state = torch.load(checkpoint_path, map_location=run.device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same
+            reason = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else ""
+            raise BallspotError(checkpoint_path, "not a checkpoint of tensors only (delete it to "
+                                                 f"start afresh): {reason}") from None
         if state.get("fingerprint") == run.fingerprint:
             opt = run.opt
             opt.model.load_state_dict(state["model"])
