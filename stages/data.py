@@ -8,7 +8,7 @@ from stages.common import run_stage
 
 
 def main(args: argparse.Namespace) -> None:
-    from ballspot.data.prepare import prepare_data
+    from ballspot.pipeline.preparation import prepare_data
 
     summary = prepare_data(args.params_data)
     ball = summary["ball"]

@@ -58,7 +58,7 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the tiny params.yaml and its generated dataset (data stage output)."""
-    from ballspot.data.prepare import prepare_data
+    from ballspot.pipeline.preparation import prepare_data
 
     root = tmp_path_factory.mktemp("tiny")
     params = tiny_params()

@@ -13,8 +13,8 @@ import pytest
 from conftest import REPO, tiny_params, write_params
 
 from ballspot.core.errors import BallspotError
-from ballspot.data.prepare import dataset_specs
 from ballspot.data.soccernet import load_game
+from ballspot.pipeline.preparation import dataset_specs
 
 
 def _stage(workdir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -97,7 +97,7 @@ def test_the_action_loader_moves_a_label_past_the_end_onto_the_last_frame(
 def test_a_corrupt_packet_stops_the_data_checks(game: tuple, tmp_path: Path) -> None:
     from videos import corrupt_packet
 
-    from ballspot.data.prepare import verify_dataset
+    from ballspot.data.checks import verify_dataset
 
     spec, name = game
     path = spec.find_video(name, 1)
