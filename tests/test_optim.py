@@ -86,7 +86,7 @@ def test_the_default_training_stages_run_long_enough_for_their_ema(stage: str) -
     import yaml
     from conftest import REPO
 
-    from ballspot.pipeline.training import stage_values
+    from ballspot.pipeline.schema import stage_values
     from ballspot.train.step import ema_horizon_notice
 
     block = stage_values(yaml.safe_load((REPO / "params.yaml").read_text()), stage)

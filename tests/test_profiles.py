@@ -22,12 +22,11 @@ from ballspot.core.params import load_params
 from ballspot.data.download import DownloadConfig
 from ballspot.data.soccernet import DatasetSpec
 from ballspot.eval.metric import BALL_2024_CLASSES
-from ballspot.pipeline.schema import TRAIN_STAGES
+from ballspot.pipeline.schema import TRAIN_STAGES, stage_values
 from ballspot.pipeline.training import (
     action_classes,
     model_config,
     stage_config,
-    stage_values,
 )
 from ballspot.train.augment import Augmentations
 from ballspot.train.config import TrainConfig

@@ -100,9 +100,7 @@ def bench_train(stage: str = "train_basic", params_path: str | Path = "params.ya
     ``video`` if given, else (without ``size``) the stage's first training half when the dataset
     exists, else a ``seconds`` long synthetic video of ``size`` (W, H), default the dataset's size.
     """
-    from ballspot.core.params import block
-    from ballspot.pipeline.schema import load_checked_params
-    from ballspot.pipeline.training import stage_values
+    from ballspot.pipeline.schema import load_checked_params, stage_values
     from ballspot.train.config import TrainConfig
 
     if steps < 1:
@@ -110,8 +108,7 @@ def bench_train(stage: str = "train_basic", params_path: str | Path = "params.ya
     params = load_checked_params(params_path)
     overrides = {k: v for k, v in (("device", device), ("batch_size", batch_size),
                                    ("num_workers", num_workers)) if v is not None}
-    block(params, stage, params_path)  # a one-line error when the stage is missing
-    config = TrainConfig.from_params({**stage_values(params, stage), **overrides},
+    config = TrainConfig.from_params({**stage_values(params, stage, params_path), **overrides},
                                      str(params_path))
     classes = _stage_classes(params, stage)
     with tempfile.TemporaryDirectory(prefix="ballspot-bench-train-") as tmp:
@@ -140,7 +137,8 @@ def _run(params: Mapping[str, Any], stage: str, config: Any, classes: list[str],
 
     from ballspot.core.allocator import tune_allocator
     from ballspot.model.frames import StackIndexes, padded_size
-    from ballspot.pipeline.training import model_config, stage_values
+    from ballspot.pipeline.schema import stage_values
+    from ballspot.pipeline.training import model_config
     from ballspot.train.clips import EpochSampler, build_loader, train_clips
     from ballspot.train.distributed import DistContext
     from ballspot.train.step import build_optimisation, optimiser_step

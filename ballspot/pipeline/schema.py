@@ -114,6 +114,14 @@ RULES: dict[tuple[str, ...], dict[str, Rule]] = {
 }
 
 
+def stage_values(params: Mapping[str, Any], stage: str, source: str | Path = "params.yaml"
+                 ) -> dict[str, Any]:
+    """A training stage's settings: the shared ``train`` block under the stage's own block."""
+    from ballspot.core.params import block
+
+    return {**(params.get(SHARED_BLOCK) or {}), **block(params, stage, source)}
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -209,7 +217,7 @@ def check_params(params: Mapping[str, Any], source: str | Path = "params.yaml") 
             check_block(where, values, source)
     for stage in TRAIN_STAGES:
         if stage in params:
-            merged = {**(params.get(SHARED_BLOCK) or {}), **params[stage]}
+            merged = stage_values(params, stage, source)
             if merged.get("epochs_warmup", 0) + merged.get("epochs_train", 1) < 1:
                 raise BallspotError(source, f"'{stage}' trains no epoch (epochs_warmup + "
                                             "epochs_train must be at least 1)")

@@ -16,19 +16,12 @@ from ballspot.core.errors import BallspotError
 from ballspot.core.formats import RAW_PREDICTIONS
 from ballspot.data.soccernet import DatasetSpec, HalfVideo, load_game, load_games
 from ballspot.model.stacker import ModelConfig
-from ballspot.pipeline.schema import SHARED_BLOCK
+from ballspot.pipeline.schema import stage_values
 from ballspot.predict.postprocess import load_raw_predictions
 from ballspot.train.config import TrainConfig
 
 CARD = "Card"
 CARD_LABELS = ("Yellow card", "Red card", "Yellow->red card")
-
-
-def stage_values(params: Mapping[str, Any], stage: str) -> dict[str, Any]:
-    """A training stage's settings: the shared ``train`` block under the stage's own block."""
-    if stage not in params:
-        raise BallspotError("params.yaml", f"missing params block {stage!r}")
-    return {**(params.get(SHARED_BLOCK) or {}), **params[stage]}
 
 
 def stage_config(params: Mapping[str, Any], stage: str, source: str | Path = "params.yaml"
