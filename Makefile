@@ -21,7 +21,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 repro: install
 	$(BIN)/dvc repro --pull
 
-test: install
+# the tests also cover the optional deploy extra (ONNX export, the onnxruntime backend)
+$(VENV)/.deploy: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,deploy]"
+	touch $@
+
+test: install $(VENV)/.deploy
 	$(BIN)/python -m pytest
 
 lint: install

@@ -21,7 +21,14 @@ def _bench_predict(args: argparse.Namespace) -> None:
 
     bench_predict(width=args.width, height=args.height, num_frames=args.frames,
                   frame_stack_size=args.frame_stack_size, tta=args.tta,
-                  batch_frames=args.batch_frames, device=args.device, threads=args.threads)
+                  batch_frames=args.batch_frames, device=args.device, threads=args.threads,
+                  backend=args.backend)
+
+
+def _bench_live(args: argparse.Namespace) -> None:
+    from ballspot.bench.live import bench_live
+
+    bench_live(args.video, args.model, seconds=args.seconds, batch_frames=args.batch_frames)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
     predict.add_argument("--device", default="cpu")
     predict.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    predict.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
+                         help="onnxruntime: also time the ONNX export, side by side")
     predict.set_defaults(func=_bench_predict)
+    live = benches.add_parser("live", help="live-spotting latency at a real-time input")
+    live.add_argument("video", nargs="?", default=None,
+                      help="video sent in real time (default: the first challenge half)")
+    live.add_argument("--model", action="append", default=None,
+                      help="model folder(s) (default: as spot)")
+    live.add_argument("--seconds", type=float, default=60.0, help="seconds of video to send")
+    live.add_argument("--batch-frames", type=int, default=8)
+    live.set_defaults(func=_bench_live)
     from ballspot.bench.train import register as register_bench_train
 
     register_bench_train(benches)
@@ -68,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_spot(commands)
     register_visualize(commands)
+    from ballspot.deploy.onnx import register as register_export
+
+    register_export(commands)
     return parser
 
 

@@ -70,3 +70,23 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         os.chdir(cwd)
     return root
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained on unmistakable events (tests/videos.py), shared by the spot, live
+    and export tests."""
+    from videos import train_event_model
+
+    return train_event_model(tmp_path_factory.mktemp("spot_model"))
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cwd whose params.yaml sets a peak height that separates the classes of the tiny model
+    (:func:`model_dir`)."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
+        {"postprocess": {"gauss_sigma": 2.0, "height": 0.4, "distance": 15},
+         "predict": {"tta": True, "batch_frames": 8}}))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -82,10 +82,14 @@ LAYERS: dict[str, set[str]] = {
     "eval": {"core", "data", "predict"},
     "render": {"core", "data", "predict"},
     "pipeline": {"core", "data", "model", "train", "predict", "eval"},
-    "app": {"core", "data", "model", "train", "predict", "eval", "render", "pipeline"},
-    "bench": {"core", "data", "model", "train", "predict", "eval", "render", "pipeline", "app"},
-    "cli": {"core", "data", "model", "train", "predict", "eval", "render", "pipeline", "app",
-            "bench"},
+    "deploy": {"core", "data", "model", "predict"},
+    "live": {"core", "data", "model", "predict"},
+    "app": {"core", "data", "model", "train", "predict", "eval", "render", "pipeline", "deploy",
+            "live"},
+    "bench": {"core", "data", "model", "train", "predict", "eval", "render", "pipeline", "deploy",
+              "live", "app"},
+    "cli": {"core", "data", "model", "train", "predict", "eval", "render", "pipeline", "deploy",
+            "live", "app", "bench"},
 }
 
 

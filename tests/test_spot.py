@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from videos import CLASSES, event_frames
 
 from ballspot.app.spot import spot_video
 from ballspot.app.visualize import visualize_game
@@ -23,53 +24,17 @@ from ballspot.cli import main
 from ballspot.core.errors import BallspotError
 from ballspot.data.encoder import VideoWriter
 from ballspot.data.resample import SourceVideo, scan_video
-from ballspot.data.soccernet import Annotation, HalfVideo, write_labels
+from ballspot.data.soccernet import Annotation, write_labels
 from ballspot.model.folder import load_model_dir
-from ballspot.model.stacker import ModelConfig
 from ballspot.predict.postprocess import load_raw_predictions, save_raw_predictions
-from ballspot.train.config import TrainConfig
-from ballspot.train.loop import train_model
 
-CLASSES = ["PASS", "DRIVE"]
-PULSE_S = 0.24  # half-width of an event's triangular brightness pulse
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # 2 cores: one intra-op thread
+
 TOLERANCE_MS = 40.0  # one frame at 25 fps
 GAME = "league/2026-2027/2026-01-01 - A - B"
 
 
 # ------------------------------------------------------------------- videos with obvious events
-
-def _shapes(width: int, height: int) -> dict[str, np.ndarray]:
-    """Where each class lights up; mirror-symmetric, so flip TTA keeps the classes apart.
-
-    PASS: a disk low in the centre; DRIVE: a band across the top.
-    """
-    yy, xx = np.mgrid[0:height, 0:width]
-    disk = (xx - width / 2) ** 2 + (yy - 0.65 * height) ** 2 < (0.3 * height) ** 2
-    band = yy < 0.25 * height
-    return {"PASS": disk, "DRIVE": band}
-
-
-def _background(width: int, height: int, seed: int) -> np.ndarray:
-    small = np.random.default_rng(seed).integers(40, 120, size=(4, 6)).astype(np.float32)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def _frames(seconds: float, fps: float, width: int, height: int,
-            events: Sequence[tuple[float, str]], seed: int) -> Iterator[np.ndarray]:
-    """RGB frames: a still background; each event a brightness pulse peaking at its time."""
-    shapes = _shapes(width, height)
-    background = _background(width, height, seed)
-    for i in range(round(seconds * fps)):
-        t = i / fps
-        img = background.copy()
-        for time, label in events:
-            a = max(0.0, 1 - abs(t - time) / PULSE_S)
-            if a > 0:
-                mask = shapes[label]
-                img[mask] = img[mask] * (1 - a) + 255 * a
-        gray = img.astype(np.uint8)
-        yield np.repeat(gray[:, :, None], 3, axis=2)
-
 
 def _write_pyav(path: Path, frames: Iterator[np.ndarray], rate: Fraction, width: int,
                 height: int, codec: str) -> None:
@@ -85,7 +50,7 @@ def _write_pyav(path: Path, frames: Iterator[np.ndarray], rate: Fraction, width:
             container.mux(packet)
 
 
-def _decoded_frames(path: Path) -> tuple[int, int, int, str]:
+def _decodedevent_frames(path: Path) -> tuple[int, int, int, str]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         count = sum(1 for _ in container.decode(stream))
@@ -93,46 +58,6 @@ def _decoded_frames(path: Path) -> tuple[int, int, int, str]:
 
 
 # ----------------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None) -> Path:
-    """A tiny model trained (~6 s) on a 25 fps 96x64 video with an event every 1-2 s."""
-    root = tmp_path_factory.mktemp("spot_model")
-    rng = np.random.default_rng(0)
-    events, t = [], 0.8
-    while t < 39.2:
-        # off the frame grid, as events are in videos of other frame rates
-        events.append((t, CLASSES[int(rng.integers(2))]))
-        t += rng.uniform(1.0, 2.0)
-    path = root / "train.mkv"
-    with VideoWriter(path, 96, 64, fps=25, gop=25) as writer:
-        for frame in _frames(40, 25, 96, 64, events, seed=0):
-            writer.write(frame)
-    video = HalfVideo("train", 1, path, 1000, 25.0, 96, 64,
-                      [Annotation(1, round(t * 25), label) for t, label in events])
-    # 9 frames, step 1, a 5-frame target window: a clip centred on the event is symmetric
-    config = TrainConfig(seed=0, device="cpu", frame_stack_size=9, frame_stack_step=1,
-                         max_targets_window_size=5, batch_size=8, base_lr=3e-3, min_base_lr=1e-5,
-                         epochs_warmup=1, epochs_train=12, train_epoch_size=64, ema_decay=0.5,
-                         shaker=None, augment={"enabled": False}, num_workers=0, amp=False)
-    model = ModelConfig(model_name="mobilenetv3_small_050", num_classes=2, num_frames=9,
-                        num_3d_blocks=1, num_3d_features=24, expansion_3d_ratio=2,
-                        se_reduce_3d_ratio=8, num_3d_stack_proj=16, drop_rate=0.0,
-                        drop_path_rate=0.0)
-    out = root / "model"
-    train_model(config, model, CLASSES, [video], [], out, root / "checkpoints", progress=False)
-    return out
-
-
-@pytest.fixture()
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cwd whose params.yaml sets a peak height that separates the classes of the tiny model."""
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
-        {"postprocess": {"gauss_sigma": 2.0, "height": 0.4, "distance": 15},
-         "predict": {"tta": True, "batch_frames": 8}}))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
 
 def _assert_events(found: Sequence[tuple[int, str, float]],
                    truth: Sequence[tuple[float, str]]) -> None:
@@ -166,7 +91,7 @@ def test_events_land_at_their_times_in_a_30fps_720p_mp4(model_dir: Path, workdir
     truth = [(33 / 30, "PASS"), (80 / 30, "DRIVE"), (125 / 30, "DRIVE"), (170 / 30, "PASS")]
     video = workdir / "match.mp4"
     with VideoWriter(video, 1280, 720, fps=30, gop=60, preset="ultrafast") as writer:
-        for frame in _frames(7.0, 30, 1280, 720, truth, seed=0):
+        for frame in event_frames(7.0, 30, 1280, 720, truth, seed=0):
             writer.write(frame)
     out = workdir / "out"
     out.mkdir()
@@ -198,7 +123,7 @@ def test_odd_size_2997fps_avi_ensemble_with_overlay(model_dir: Path, workdir: Pa
     truth_frames = [(40, "DRIVE"), (95, "PASS"), (150, "PASS")]
     truth = [(k / float(rate), label) for k, label in truth_frames]
     video = workdir / "clip.avi"
-    _write_pyav(video, _frames(190 / float(rate), float(rate), 333, 187, truth, seed=0), rate,
+    _write_pyav(video, event_frames(190 / float(rate), float(rate), 333, 187, truth, seed=0), rate,
                 333, 187, "mpeg4")
     # a folder of fold_* models: both folds are the same model, so the mean equals it
     folds = workdir / "models"
@@ -210,7 +135,7 @@ def test_odd_size_2997fps_avi_ensemble_with_overlay(model_dir: Path, workdir: Pa
     _assert_events(result.events_ms(), truth)
     out = workdir / "spot/clip"
     _check_results_json(out / "results_spotting.json", "clip.avi", CLASSES)
-    count, width, height, codec = _decoded_frames(out / "overlay.mp4")
+    count, width, height, codec = _decodedevent_frames(out / "overlay.mp4")
     assert (count, width, height, codec) == (190, 334, 188, "h264")  # odd size padded by one
     with av.open(str(out / "overlay.mp4")) as container:
         assert container.streams.video[0].average_rate == rate
@@ -222,7 +147,7 @@ def test_overlay_marks_the_event_when_it_happens(model_dir: Path, workdir: Path)
     truth = [(1.2, "PASS")]
     video = workdir / "short.mkv"
     with VideoWriter(video, 160, 96, fps=25, gop=25) as writer:
-        for frame in _frames(2.4, 25, 160, 96, truth, seed=0):
+        for frame in event_frames(2.4, 25, 160, 96, truth, seed=0):
             writer.write(frame)
     spot_video(video, [model_dir], out="o", device="cpu", decode="auto", progress=False)
     with av.open(str(workdir / "o/overlay.mp4")) as container:
@@ -280,7 +205,7 @@ def test_missing_model_and_unwritable_output_are_one_line_errors(
         model_dir: Path, workdir: Path, capsys: pytest.CaptureFixture) -> None:
     video = workdir / "v.mkv"
     with VideoWriter(video, 96, 64, fps=25) as writer:
-        for frame in _frames(1.0, 25, 96, 64, [], seed=0):
+        for frame in event_frames(1.0, 25, 96, 64, [], seed=0):
             writer.write(frame)
     assert main(["spot", str(video), "--model", "models/missing"]) == 1
     assert capsys.readouterr().err.strip() == \
@@ -307,7 +232,7 @@ def test_visualize_draws_predictions_and_ground_truth_of_a_dataset_game(workdir:
     game_dir = workdir / "data/soccernet/ball" / GAME
     game_dir.mkdir(parents=True)
     with VideoWriter(game_dir / "1_224p.mkv", 96, 64, fps=25) as writer:
-        for frame in _frames(4.0, 25, 96, 64, [(2.0, "PASS")], seed=0):
+        for frame in event_frames(4.0, 25, 96, 64, [(2.0, "PASS")], seed=0):
             writer.write(frame)
     write_labels(game_dir / "Labels-ball.json", GAME, [Annotation(1, 50, "PASS")])
     indexes = np.arange(5, 95)
@@ -318,7 +243,7 @@ def test_visualize_draws_predictions_and_ground_truth_of_a_dataset_game(workdir:
     out = visualize_game(GAME, progress=False)
     assert out == Path("visualize") / GAME / "half_1"
     assert cv2.imread(str(out / "timeline.png")) is not None
-    count, width, height, _ = _decoded_frames(out / "overlay.mp4")
+    count, width, height, _ = _decodedevent_frames(out / "overlay.mp4")
     assert (count, width, height) == (100, 96, 64)
     assert main(["visualize", "--game", "league/none", "--no-overlay"]) == 1
 
@@ -356,7 +281,7 @@ def test_a_truncated_file_is_spotted_as_far_as_it_goes_with_a_notice(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     whole = tmp_path / "whole.mkv"
     with VideoWriter(whole, 96, 64, fps=25, gop=25) as writer:
-        for frame in _frames(8.0, 25, 96, 64, [], seed=1):
+        for frame in event_frames(8.0, 25, 96, 64, [], seed=1):
             writer.write(frame)
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])

@@ -7,11 +7,18 @@ work. Blocks are a quarter of the frame each way, large enough to survive H.264/
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 
 from ballspot.data.encoder import VideoWriter
+from ballspot.data.soccernet import Annotation, HalfVideo
+from ballspot.model.stacker import ModelConfig
+from ballspot.train.config import TrainConfig
+from ballspot.train.loop import train_model
 
 GRID = 4  # blocks per side; 16 bits address 65536 frames
 BITS = GRID * GRID
@@ -70,3 +77,82 @@ def corrupt_packet(src: str | Path, dst: str | Path, packet: int) -> None:
             new.is_keyframe = pkt.is_keyframe
             new.stream = s_out
             out.mux(new)
+
+
+# ------------------------------------------- videos with obvious events (spot and live tests)
+
+CLASSES = ["PASS", "DRIVE"]
+PULSE_S = 0.24  # half-width of an event's triangular brightness pulse
+
+
+def event_shapes(width: int, height: int) -> dict[str, np.ndarray]:
+    """Where each class lights up; mirror-symmetric, so flip TTA keeps the classes apart.
+
+    PASS: a disk low in the centre; DRIVE: a band across the top.
+    """
+    yy, xx = np.mgrid[0:height, 0:width]
+    disk = (xx - width / 2) ** 2 + (yy - 0.65 * height) ** 2 < (0.3 * height) ** 2
+    band = yy < 0.25 * height
+    return {"PASS": disk, "DRIVE": band}
+
+
+def _background(width: int, height: int, seed: int) -> np.ndarray:
+    small = np.random.default_rng(seed).integers(40, 120, size=(4, 6)).astype(np.float32)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def event_frames(seconds: float, fps: float, width: int, height: int,
+                 events: Sequence[tuple[float, str]], seed: int) -> Iterator[np.ndarray]:
+    """RGB frames: a still background; each event a brightness pulse peaking at its time."""
+    shapes = event_shapes(width, height)
+    background = _background(width, height, seed)
+    for i in range(round(seconds * fps)):
+        t = i / fps
+        img = background.copy()
+        for time, label in events:
+            a = max(0.0, 1 - abs(t - time) / PULSE_S)
+            if a > 0:
+                mask = shapes[label]
+                img[mask] = img[mask] * (1 - a) + 255 * a
+        gray = img.astype(np.uint8)
+        yield np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def train_event_model(root: Path) -> Path:
+    """A tiny model trained (~6 s) on a 25 fps 96x64 video with an event every 1-2 s; returns
+    its model folder under ``root``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # on a shared 2-core machine spinning OpenMP threads are 20x slower
+    try:
+        return _train_event_model(root)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_event_model(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    events, t = [], 0.8
+    while t < 39.2:
+        # off the frame grid, as events are in videos of other frame rates
+        events.append((t, CLASSES[int(rng.integers(2))]))
+        t += rng.uniform(1.0, 2.0)
+    path = root / "train.mkv"
+    with VideoWriter(path, 96, 64, fps=25, gop=25) as writer:
+        for frame in event_frames(40, 25, 96, 64, events, seed=0):
+            writer.write(frame)
+    video = HalfVideo("train", 1, path, 1000, 25.0, 96, 64,
+                      [Annotation(1, round(t * 25), label) for t, label in events])
+    # 9 frames, step 1, a 5-frame target window: a clip centred on the event is symmetric
+    config = TrainConfig(seed=0, device="cpu", frame_stack_size=9, frame_stack_step=1,
+                         max_targets_window_size=5, batch_size=8, base_lr=3e-3, min_base_lr=1e-5,
+                         epochs_warmup=1, epochs_train=12, train_epoch_size=64, ema_decay=0.5,
+                         shaker=None, augment={"enabled": False}, num_workers=0, amp=False)
+    model = ModelConfig(model_name="mobilenetv3_small_050", num_classes=2, num_frames=9,
+                        num_3d_blocks=1, num_3d_features=24, expansion_3d_ratio=2,
+                        se_reduce_3d_ratio=8, num_3d_stack_proj=16, drop_rate=0.0,
+                        drop_path_rate=0.0)
+    out = root / "model"
+    train_model(config, model, CLASSES, [video], [], out, root / "checkpoints", progress=False)
+    return out
+
+

@@ -60,7 +60,7 @@ def score_fresh_games(params: Mapping[str, Any], model_dirs: Sequence[str | Path
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ballspot.app.spot import default_model_paths, find_model_dirs
+    from ballspot.app.ensemble import default_model_paths, find_model_dirs
     from ballspot.pipeline.schema import load_checked_params
 
     params = load_checked_params(args.params)

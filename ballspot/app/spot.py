@@ -24,106 +24,22 @@ from typing import Any
 
 import numpy as np
 
+from ballspot.app.ensemble import (
+    FrameResizer,
+    Member,
+    default_model_paths,
+    find_model_dirs,
+    load_members,
+)
 from ballspot.core.errors import BallspotError
-from ballspot.data.resample import SourceVideo, iter_resampled, scan_video
+from ballspot.data.resample import iter_resampled, scan_video
 from ballspot.data.soccernet import FPS
-from ballspot.model.folder import MODEL_FILES
 
-DEFAULT_MODELS = (Path("models/finetune"), Path("models/basic"))
 OUTPUTS = ("results_spotting.json", "scores.csv", "raw_predictions.npz", "timeline.png",
            "overlay.mp4")
 
 
-# ----------------------------------------------------------------------------------- the models
-
-def find_model_dirs(paths: Sequence[str | Path]) -> list[Path]:
-    """Model directories named by ``paths``: a model directory itself, or a folder of ``fold_*``
-    model directories (all of them). A path holding neither is a one-line error."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if all((path / name).is_file() for name in MODEL_FILES):
-            found.append(path)
-            continue
-        folds = sorted(p for p in path.glob("fold_*")
-                       if all((p / name).is_file() for name in MODEL_FILES)) \
-            if path.is_dir() else []
-        if not folds:
-            problem = "no such model folder" if not path.exists() else \
-                "not a model (needs model.safetensors + model.yaml, or fold_* model folders)"
-            raise BallspotError(path, problem)
-        found.extend(folds)
-    return found
-
-
-def default_model_paths() -> list[Path]:
-    """``models/finetune`` (the pipeline's final fold models) if present, else ``models/basic``."""
-    for path in DEFAULT_MODELS:
-        if path.exists():
-            return [path]
-    raise BallspotError(DEFAULT_MODELS[-1], "no model found (neither models/finetune nor "
-                                            "models/basic; train with dvc repro or pass --model)")
-
-
-@dataclass
-class _Member:
-    """One model of the ensemble with its predictor and the frame size it was trained on."""
-
-    path: Path
-    predictor: Any
-    video_size: tuple[int, int]  # (W, H) frames are resized to
-
-
-def _load_members(model_dirs: Sequence[Path], device: Any, video: SourceVideo,
-                  tta: bool, batch_frames: int) -> tuple[list[_Member], list[str]]:
-    from ballspot.predict.predictor import CachedPredictor
-
-    members, classes = [], None
-    for model_dir in model_dirs:
-        try:
-            predictor, resolved = CachedPredictor.from_model_dir(model_dir, device, tta,
-                                                                 batch_frames)
-        except BallspotError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - corrupt weights, mismatched tensors, bad YAML
-            raise BallspotError(model_dir, f"cannot load the model ({exc})") from None
-        own = list(resolved.get("classes") or [])
-        if classes is None:
-            classes = own
-        elif own != classes:
-            raise BallspotError(model_dir, f"classes {own} differ from the ensemble's {classes}")
-        video_size = tuple(resolved["frames"].get("video_size") or (video.width, video.height))
-        members.append(_Member(model_dir, predictor, (int(video_size[0]), int(video_size[1]))))
-    return members, classes or []
-
-
-def _resize(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    width, height = size
-    if luma.shape == (height, width):
-        return luma
-    shrink = width * height < luma.shape[0] * luma.shape[1]
-    # area averaging when shrinking (no aliasing of the small ball), bilinear when enlarging
-    return cv2.resize(luma, (width, height),
-                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
-class _Resizer:
-    """Resizes the current frame once per target size, however many members share the size."""
-
-    def __init__(self) -> None:
-        self._frame: np.ndarray | None = None
-        self._sizes: dict[tuple[int, int], np.ndarray] = {}
-
-    def __call__(self, luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        if luma is not self._frame:
-            self._frame, self._sizes = luma, {}
-        if size not in self._sizes:
-            self._sizes[size] = _resize(luma, size)
-        return self._sizes[size]
-
-
-def predict_ensemble(members: Sequence[_Member], frames: Iterable[tuple[int, np.ndarray]],
+def predict_ensemble(members: Sequence[Member], frames: Iterable[tuple[int, np.ndarray]],
                      num_frames: int, source: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every member's ``(frame_indexes, raw_predictions)`` from one pass over the frames, each
     member seeing them resized to its own training size."""
@@ -136,7 +52,7 @@ def predict_ensemble(members: Sequence[_Member], frames: Iterable[tuple[int, np.
             need = p.behind + p.ahead + 3
             raise BallspotError(source, f"too short: {num_frames} frames at 25 fps, the model "
                                         f"{m.path} needs at least {need}")
-    resize = _Resizer()
+    resize = FrameResizer()
     return predict_video_many(
         [m.predictor for m in members], frames, num_frames, source,
         [functools.partial(resize, size=m.video_size)
@@ -185,7 +101,7 @@ def _nvdec_frames(path: Path, decode: str) -> tuple[Any, int] | None:
 def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
                out: str | Path | None = None, device: str = "auto", overlay: bool = True,
                decode: str = "auto", params_path: str | Path = "params.yaml",
-               progress: bool = True) -> SpotResult:
+               progress: bool = True, backend: str = "torch") -> SpotResult:
     """Spot the actions of ``video`` and write the outputs (:data:`OUTPUTS`) into ``out``.
 
     The outputs land together when everything is written; an earlier run's output that this run
@@ -194,6 +110,7 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     ``models``: model directories or folders of ``fold_*`` model directories (default
     :func:`default_model_paths`); several = the mean of their raw predictions. Post-processing
     and the predictor's ``tta``/``batch_frames`` come from ``params_path`` if it exists.
+    ``backend``: ``torch``, or ``onnxruntime`` for ONNX exports (``ballspot export``).
     """
     import torch
     from tqdm import tqdm
@@ -229,9 +146,10 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     out_dir = Path(out) if out is not None else Path("spot") / video.stem
     with staged_outputs(out_dir, OUTPUTS) as stage:  # all the outputs, or none
         tune_allocator()
-        members, classes = _load_members(model_dirs, torch_device, source,
-                                         tta=bool(predict.get("tta", True)),
-                                         batch_frames=int(predict.get("batch_frames", 32)))
+        members, classes = load_members(model_dirs, torch_device, (source.width, source.height),
+                                        tta=bool(predict.get("tta", True)),
+                                        batch_frames=int(predict.get("batch_frames", 32)),
+                                        backend=backend)
         nvdec = _nvdec_frames(video, decode)
         if nvdec is not None:
             fetcher, num_frames = nvdec
@@ -284,8 +202,18 @@ def _write_scores(path: Path, indexes: np.ndarray, raw: np.ndarray,
 
 
 def _spot(args: argparse.Namespace) -> None:
+    if args.live:
+        from ballspot.app.live import spot_live
+
+        stats = spot_live(args.video, args.model, args.out, args.device, args.backend,
+                          batch_frames=args.batch_frames or 8, retry_s=args.retry_s)
+        print(f"spot --live: {stats.events} events in {stats.frames} frames, latency p50 "
+              f"{stats.percentile(50):.2f} s p95 {stats.percentile(95):.2f} s (floor "
+              f"{stats.floor_s:.2f} s), largest lag {max(stats.max_lag_s, 0.0):.1f} s",
+              file=sys.stderr)
+        return
     result = spot_video(args.video, args.model, args.out, args.device, not args.no_overlay,
-                        args.decode)
+                        args.decode, backend=args.backend)
     counts = {c: sum(1 for _, k, _ in result.actions if result.classes[k] == c)
               for c in result.classes}
     summary = ", ".join(f"{c} {n}" for c, n in counts.items())
@@ -295,12 +223,28 @@ def _spot(args: argparse.Namespace) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``ballspot spot``."""
-    cmd = commands.add_parser("spot", help="spot ball actions in any video file")
-    cmd.add_argument("video", help="video file (mkv, mp4, avi, mov...; any size and fps)")
+    cmd = commands.add_parser("spot", help="spot ball actions in any video file or live stream")
+    cmd.add_argument("video", metavar="VIDEO|SOURCE",
+                     help="video file (mkv, mp4, avi, mov...; any size and fps); with --live "
+                          "anything FFmpeg opens as a stream (udp://, rtsp://, http(s)://...m3u8, "
+                          "srt://, - for standard input, a file still being written)")
+    cmd.add_argument("--live", action="store_true",
+                     help="events as JSON lines the moment they are confirmed; results_spotting"
+                          ".json and scores.csv in --out grow as they come")
+    cmd.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
+                     help="onnxruntime: run ONNX exports (ballspot export) without PyTorch "
+                          "models")
+    cmd.add_argument("--batch-frames", type=int, default=None,
+                     help="--live: clips predicted together (default 8: keeps up with the "
+                          "default ensemble at 25 fps on 2 CPU cores; 1: the lowest latency "
+                          "on a faster machine)")
+    cmd.add_argument("--retry-s", type=float, default=60.0,
+                     help="--live: give up on a dropped network input after this long")
     cmd.add_argument("--model", action="append", default=None,
                      help="model folder or folder of fold_* models; repeat for an ensemble "
                           "(default: models/finetune if present, else models/basic)")
-    cmd.add_argument("--out", default=None, help="output folder (default spot/<video stem>)")
+    cmd.add_argument("--out", default=None, help="output folder (default spot/<video stem>, "
+                                                 "--live: spot/live-<source name>)")
     cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")
     cmd.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     cmd.add_argument("--decode", default="auto", choices=("auto", "cpu", "nvdec"),

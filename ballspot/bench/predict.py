@@ -47,27 +47,31 @@ def bench_predict(width: int = 160, height: int = 96, num_frames: int = 120,
                   frame_stack_size: int = 15, frame_stack_step: int = 2, tta: bool = False,
                   batch_frames: int = 16, device: str = "cpu", threads: int | None = None,
                   repeats: int = 3, seed: int = 0,
-                  model_params: Mapping[str, Any] | None = None) -> dict[str, float]:
+                  model_params: Mapping[str, Any] | None = None,
+                  backend: str = "torch") -> dict[str, float]:
     """Measure cached vs naive frames/s on ``num_frames`` random uint8 frames of width x height.
 
     ``model_params`` overrides :class:`ModelConfig` fields (``num_frames`` follows
     ``frame_stack_size``); the model is random-init, eval mode. ``threads`` sets
     ``torch.set_num_threads`` for the run (restored after). Times are medians of ``repeats`` runs.
-    Prints one table and returns its numbers (seconds, frames/s, ratios).
+    Prints one table and returns its numbers (seconds, frames/s, ratios). ``backend``
+    ``onnxruntime`` also exports the model to ONNX and times the same cached prediction through
+    onnxruntime, beside PyTorch's.
     """
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
         return _bench(width, height, num_frames, frame_stack_size, frame_stack_step, tta,
-                      batch_frames, torch.device(device), repeats, seed, dict(model_params or {}))
+                      batch_frames, torch.device(device), repeats, seed, dict(model_params or {}),
+                      backend)
     finally:
         torch.set_num_threads(previous_threads)
 
 
 def _bench(width: int, height: int, num_frames: int, frame_stack_size: int, frame_stack_step: int,
            tta: bool, batch_frames: int, device: torch.device, repeats: int, seed: int,
-           model_params: dict[str, Any]) -> dict[str, float]:
+           model_params: dict[str, Any], backend: str) -> dict[str, float]:
     torch.manual_seed(seed)
     config = ModelConfig.from_params({**model_params, "num_frames": frame_stack_size})
     model = build_model(config).to(device).eval()
@@ -130,4 +134,42 @@ def _bench(width: int, height: int, num_frames: int, frame_stack_size: int, fram
           f"{'   (both x2 views, TTA)' if tta else ''}")
     print(f"  speed-up measured {measured:.2f}  theoretical {theoretical:.2f}  "
           f"measured/theoretical {100 * measured / theoretical:.0f} %")
+    if backend == "onnxruntime":
+        report.update(_bench_onnx(model, config, frames, (width, height), frame_stack_step, tta,
+                                  batch_frames, repeats, results["cached"], predicted))
+    return report
+
+
+def _bench_onnx(model: torch.nn.Module, config: ModelConfig, frames: torch.Tensor,
+                size: tuple[int, int], frame_stack_step: int, tta: bool, batch_frames: int,
+                repeats: int, expected: np.ndarray, predicted: int) -> dict[str, float]:
+    """The cached prediction of the same model exported to ONNX, run by onnxruntime."""
+    import tempfile
+    from pathlib import Path
+
+    from ballspot.deploy.onnx import OnnxNetwork, export_onnx
+    from ballspot.model.folder import save_model_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        resolved = {"model": config.to_params(), "classes": [f"c{k}" for k in
+                                                              range(config.num_classes)],
+                    "frames": {"image_size": None, "video_size": list(size),
+                               "frame_stack_size": config.num_frames,
+                               "frame_stack_step": frame_stack_step}}
+        save_model_dir(Path(tmp) / "model", model.cpu(), resolved)
+        export_onnx(Path(tmp) / "model", Path(tmp) / "onnx")
+        network = OnnxNetwork(Path(tmp) / "onnx")
+        predictor = CachedPredictor(network, config.num_frames, frame_stack_step, tta=tta,
+                                    batch_frames=batch_frames)
+        out: dict[str, np.ndarray] = {}
+
+        def cached() -> None:
+            out["onnx"] = predict_video(predictor, enumerate(frames), len(frames))[1]
+
+        seconds = _timed(cached, torch.device("cpu"), repeats)
+    report = {"onnx_cached_fps": predicted / seconds,
+              "onnx_max_abs_diff": float(np.abs(out["onnx"] - expected).max())}
+    print(f"  onnxruntime cached {report['onnx_cached_fps']:8.2f} frames/s (PyTorch cached "
+          "on the same frames above), max |diff| to PyTorch "
+          f"{report['onnx_max_abs_diff']:.1e}")
     return report

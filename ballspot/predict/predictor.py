@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -39,7 +39,39 @@ def prediction_range(num_frames: int, frame_stack_size: int,
     return stack.behind + 1, num_frames - stack.ahead - 2
 
 
-def _check_model(model: MultiDimStacker, frame_stack_size: int) -> None:
+class StackNetwork(Protocol):
+    """What the predictor runs: the 2D part stack by stack, then the 3D part and head per clip
+    (the PyTorch stacker through :class:`TorchNetwork`, or an ONNX export)."""
+
+    stack_size: int
+    num_stacks: int
+    num_classes: int
+    dtype: torch.dtype
+
+    def stacks(self, frames: torch.Tensor) -> torch.Tensor:
+        """(n, stack_size, H, W) frames in [0, 1] -> (n, C, h, w) stack features."""
+
+    def clips(self, features: torch.Tensor) -> torch.Tensor:
+        """(n, num_stacks, C, h, w) stack features -> logits (n, num_classes)."""
+
+
+class TorchNetwork:
+    """:class:`StackNetwork` of a :class:`MultiDimStacker` (its parameters' dtype)."""
+
+    def __init__(self, model: MultiDimStacker) -> None:
+        self.model = model
+        self.stack_size, self.num_stacks = model.stack_size, model.num_stacks
+        self.num_classes = model.config.num_classes
+        self.dtype = next(model.parameters()).dtype  # float64 in tests
+
+    def stacks(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_2d(frames)[:, 0]
+
+    def clips(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_head(self.model.forward_3d(features))
+
+
+def _check_model(model: MultiDimStacker | StackNetwork, frame_stack_size: int) -> None:
     if frame_stack_size != model.num_stacks * model.stack_size:
         raise ValueError(f"frame_stack_size={frame_stack_size} does not match the model's "
                          f"{model.num_stacks} stacks of {model.stack_size} frames")
@@ -50,9 +82,10 @@ class CachedPredictor:
 
     ``batch_frames`` clips are predicted together (their new 2D stacks in one forward_2d batch,
     the clips in one forward_3d batch). With ``tta`` the probability is the mean of the sigmoid of
-    the clip and of its horizontally flipped copy. The model is moved to ``device`` and set to eval.
-    Frames are uint8 (H, W) grayscale, processed by :func:`pad_normalize` with ``size`` (W, H)
-    and cast to the model's dtype.
+    the clip and of its horizontally flipped copy. A PyTorch model is moved to ``device`` and set
+    to eval; any other :class:`StackNetwork` (an ONNX export) runs as it is. Frames are uint8
+    (H, W) grayscale, processed by :func:`pad_normalize` with ``size`` (W, H) and cast to the
+    network's dtype.
     """
 
     @classmethod
@@ -69,15 +102,17 @@ class CachedPredictor:
         return cls(model, frames["frame_stack_size"], frames["frame_stack_step"], tta=tta,
                    device=device, batch_frames=batch_frames, size=size), resolved
 
-    def __init__(self, model: MultiDimStacker, frame_stack_size: int, frame_stack_step: int,
+    def __init__(self, model: MultiDimStacker | StackNetwork, frame_stack_size: int,
+                 frame_stack_step: int,
                  tta: bool = False, device: str | torch.device = "cpu", batch_frames: int = 16,
                  size: tuple[int, int] | None = None) -> None:
         _check_model(model, frame_stack_size)
         if batch_frames < 1:
             raise ValueError(f"batch_frames must be >= 1, got {batch_frames}")
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.dtype = next(model.parameters()).dtype  # frames follow the model (float64 in tests)
+        self.network: StackNetwork = TorchNetwork(model.to(self.device).eval()) \
+            if isinstance(model, torch.nn.Module) else model
+        self.dtype = self.network.dtype  # frames follow the model
         self.frame_stack_size = frame_stack_size
         self.frame_stack_step = frame_stack_step
         self.stack_size = model.stack_size
@@ -122,7 +157,7 @@ class CachedPredictor:
         return self._run() if self._pending else self._empty()
 
     def _empty(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros(0, np.int64), np.zeros((0, self.model.config.num_classes), np.float32)
+        return np.zeros(0, np.int64), np.zeros((0, self.network.num_classes), np.float32)
 
     @torch.inference_mode()
     def _run(self) -> tuple[np.ndarray, np.ndarray]:
@@ -135,14 +170,14 @@ class CachedPredictor:
             frames = torch.stack([torch.stack([self._frames[i] for i in s]) for s in chunk])
             if self.tta:
                 frames = torch.cat([frames, frames.flip(-1)])
-            features = self.model.forward_2d(frames)[:, 0]  # (views * n, C, h, w)
+            features = self.network.stacks(frames)  # (views * n, C, h, w)
             features = features.reshape(2 if self.tta else 1, len(chunk), *features.shape[1:])
             for k, stack in enumerate(chunk):
                 self._features[stack] = features[:, k]
         clip_features = torch.stack([torch.stack([self._features[s] for s in stacks], dim=1)
                                      for stacks in clips])  # (n, views, stacks, C, h, w)
         n, views = clip_features.shape[:2]
-        logits = self.model.forward_head(self.model.forward_3d(clip_features.flatten(0, 1)))
+        logits = self.network.clips(clip_features.flatten(0, 1))
         probs = torch.sigmoid(logits).reshape(n, views, -1).mean(1)
         # Later clips start after the last predicted centre: older frames and stacks are done.
         oldest = centres[-1] + 1 - self.behind
