@@ -68,16 +68,13 @@ BACKENDS = ("torch", "onnxruntime")
 def _load_predictor(model_dir: Path, device: Any, tta: bool, batch_frames: int,
                     backend: str) -> tuple[Any, dict[str, Any]]:
     """The cached predictor of one model folder on ``backend``, with its resolved params."""
+    from ballspot.deploy.onnx import OnnxNetwork, is_onnx_dir
     from ballspot.predict.predictor import CachedPredictor
 
     if backend == "torch":
-        from ballspot.deploy.onnx import is_onnx_dir
-
         if is_onnx_dir(model_dir) and not (model_dir / MODEL_FILES[0]).is_file():
             raise BallspotError(model_dir, "an ONNX export: use --backend onnxruntime")
         return CachedPredictor.from_model_dir(model_dir, device, tta, batch_frames)
-    from ballspot.deploy.onnx import OnnxNetwork, is_onnx_dir
-
     if not is_onnx_dir(model_dir):
         raise BallspotError(model_dir, "not an ONNX export (write one with: ballspot export "
                                        f"{model_dir} --format onnx)")

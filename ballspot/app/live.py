@@ -27,10 +27,12 @@ from typing import IO, Any
 import numpy as np
 
 from ballspot.app.ensemble import FrameResizer, default_model_paths, find_model_dirs, load_members
+from ballspot.app.scores import scores_header, scores_rows
 from ballspot.core.errors import BallspotError
-from ballspot.data.soccernet import FPS, frame_to_position, game_time
+from ballspot.data.soccernet import FPS
 from ballspot.live.postprocess import StreamingBlend, StreamingPeaks
 from ballspot.live.source import LiveFrame, StreamResampler, live_frames, stderr_notice
+from ballspot.predict.postprocess import predictions_to_results, write_results
 
 LIVE_OUTPUTS = ("results_spotting.json", "scores.csv")
 STATUS_EVERY_S = 10.0
@@ -70,28 +72,21 @@ class _Writer:
         self.out, self.name, self.classes, self.events = out, name, list(classes), events
         self.predictions: list[dict[str, str]] = []
         self._write_results()
-        header = ",".join(["time_ms", "frame", *(c.replace(",", " ") for c in classes)])
         self._scores = os.open(out / LIVE_OUTPUTS[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
                                0o644)
-        os.write(self._scores, (header + "\n").encode())
+        os.write(self._scores, scores_header(classes).encode())
 
     def _write_results(self) -> None:
-        from ballspot.predict.postprocess import write_results
-
         write_results(self.out / LIVE_OUTPUTS[0],
                       {"UrlLocal": self.name, "predictions": self.predictions})
 
     def rows(self, indexes: np.ndarray, rows: np.ndarray) -> None:
         if len(indexes):
-            text = "".join(f"{frame_to_position(int(i), FPS)},{int(i)},"
-                           + ",".join(f"{v:.5f}" for v in row) + "\n"
-                           for i, row in zip(indexes, rows, strict=True))
-            os.write(self._scores, text.encode())
+            os.write(self._scores, scores_rows(indexes, rows).encode())
 
     def event(self, frame: int, cls: int, confidence: float, latency: float) -> None:
-        item = {"gameTime": game_time(1, frame, FPS), "label": self.classes[cls],
-                "position": str(frame_to_position(frame, FPS)), "half": "1",
-                "confidence": str(float(confidence))}
+        item = predictions_to_results(self.name, {1: [(frame, cls, confidence)]},
+                                      self.classes)["predictions"][0]
         self.predictions.append(item)
         self._write_results()
         self.events.write(json.dumps({**item, "frame": frame,

@@ -190,15 +190,10 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
 def _write_scores(path: Path, indexes: np.ndarray, raw: np.ndarray,
                   classes: Sequence[str]) -> None:
     """``time_ms,frame,<class>...`` one row per predicted 25 fps frame, atomically."""
+    from ballspot.app.scores import scores_header, scores_rows
     from ballspot.core.atomic import write_text
-    from ballspot.data.soccernet import frame_to_position
 
-    header = ",".join(["time_ms", "frame", *(c.replace(",", " ") for c in classes)])
-    lines = [header]
-    for frame, row in zip(indexes.tolist(), raw, strict=True):
-        lines.append(f"{frame_to_position(frame, FPS)},{frame},"
-                     + ",".join(f"{v:.5f}" for v in row))
-    write_text(path, "\n".join(lines) + "\n")
+    write_text(path, scores_header(classes) + scores_rows(indexes, raw))
 
 
 def _spot(args: argparse.Namespace) -> None:
