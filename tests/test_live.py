@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -174,13 +175,28 @@ def test_a_live_pipe_gives_the_events_of_the_file(model_dir: Path, event_video: 
     assert b"latency floor" in err
 
 
-@pytest.mark.slow  # through the CLI the UDP input can stall after ~7 s (README, live spotting)
+def _wait_until_bound(port: int, consumer: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Until the consumer listens on ``port`` (the CLI's imports alone take seconds; UDP sent
+    before that is lost, and the stream then starts at a later keyframe)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and consumer.poll() is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the live consumer did not listen on port {port}")
+
+
+@pytest.mark.slow  # real-time UDP through the CLI: 40 s
 def test_a_udp_stream_that_pauses_and_carries_garbage_then_sigterm(
         model_dir: Path, event_video: Path, workdir: Path) -> None:
-    url = f"udp://127.0.0.1:{free_udp_port()}"
+    port = free_udp_port()
+    url = f"udp://127.0.0.1:{port}"
     consumer = _live([url, "--model", str(model_dir), "--out", "live", "--device", "cpu",
                       "--retry-s", "30"], workdir)
-    time.sleep(3.0)  # listening before the sender starts
+    _wait_until_bound(port, consumer)  # listening before the sender starts
     send_mpegts(event_video, url, faults=Faults(pause_at=4.0, pause_s=3.0, garbage_at=7.5,
                                                 garbage_bytes=20_000))
     deadline = time.monotonic() + 60
@@ -232,3 +248,21 @@ def test_a_killed_live_run_leaves_valid_files(model_dir: Path, event_video: Path
 def _send_quietly(video: Path, pipe: object, stop: threading.Event) -> None:
     with contextlib.suppress(OSError, ValueError, av.FFmpegError):  # the consumer was killed
         send_mpegts(video, pipe, stop=stop)
+
+
+def test_a_timestamp_jump_inside_a_connection_does_not_stop_the_frames() -> None:
+    from ballspot.live.source import _Timeline
+
+    timeline, base, times = _Timeline(), 1 / 90_000, []
+    # 25 fps, then one frame stamped an hour ahead (decoded from corrupt packets), then the clock
+    # again, then a wrap of the 33-bit clock to zero
+    top = 2**33 - 8 * 3600
+    stamps = [top + k * 3600 for k in range(5)] + [top + 10**9] + \
+        [top + k * 3600 for k in range(5, 8)] + [0, 3600]
+    for stamp in stamps:
+        t = timeline.time(stamp, base, 25.0)
+        assert timeline.last is None or t > timeline.last
+        timeline.last = t
+        times.append(t)
+    assert np.allclose(np.diff(times), 0.04) and timeline.jumps == 3
+    assert timeline.time(0, base, 25.0) <= timeline.last  # a repeat is still dropped

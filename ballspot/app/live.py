@@ -31,7 +31,13 @@ from ballspot.app.scores import scores_header, scores_rows
 from ballspot.core.errors import BallspotError
 from ballspot.data.soccernet import FPS
 from ballspot.live.postprocess import StreamingBlend, StreamingPeaks
-from ballspot.live.source import LiveFrame, StreamResampler, live_frames, stderr_notice
+from ballspot.live.source import (
+    LiveFrame,
+    StreamResampler,
+    live_frames,
+    open_early,
+    stderr_notice,
+)
 from ballspot.predict.postprocess import predictions_to_results, write_results
 
 LIVE_OUTPUTS = ("results_spotting.json", "scores.csv")
@@ -197,9 +203,15 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
     if batch_frames < 1:
         raise BallspotError(None, f"--batch-frames must be >= 1, got {batch_frames}")
     model_dirs = find_model_dirs(list(models) if models else default_model_paths())
-    tune_allocator()
-    members, classes = load_members(model_dirs, resolve_device(device), None, tta,
-                                    batch_frames, backend)
+    opened = open_early(source) if frames is None else None  # buffers while the models load
+    try:
+        tune_allocator()
+        members, classes = load_members(model_dirs, resolve_device(device), None, tta,
+                                        batch_frames, backend)
+    except BaseException:
+        if opened is not None:
+            opened.close()
+        raise
     name = "stdin" if source == "-" else Path(source).name if "://" not in source else source
     out_dir = Path(out) if out is not None else Path("spot") / f"live-{_safe(name)}"
     writer = _Writer(out_dir, name, classes, events or sys.stdout)
@@ -211,7 +223,9 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
     resampler, start, status_at = StreamResampler(), time.monotonic(), time.monotonic()
     origin: float | None = None  # wall clock of media time 0: the first frame's arrival
     try:
-        for frame in frames if frames is not None else live_frames(source, retry_s=retry_s):
+        if frames is None:
+            frames = live_frames(source, retry_s=retry_s, opened=opened)
+        for frame in frames:
             stats.frames += 1
             origin = frame.arrived - frame.time if origin is None else origin
             for index, chosen in resampler.push(frame):

@@ -101,9 +101,12 @@ class _Timeline:
 
     The first segment uses the file path's formula, ``(pts - first pts) * time_base``; a later
     segment whose clock runs on (a stream that paused) keeps its timestamps, one whose clock
-    restarted is placed one frame after the last frame."""
+    restarted is placed one frame after the last frame. So is a jump inside one connection (a
+    spliced feed, a timestamp wrap, a frame decoded from corrupt packets whose timestamp lies
+    far ahead): without that, every later frame would be behind it and dropped."""
 
     MAX_JUMP_S = 60.0
+    MAX_BACK_S = 1.0  # an earlier timestamp within this is a repeat (dropped), not a new clock
 
     def __init__(self) -> None:
         self.origin: int | None = None
@@ -111,6 +114,7 @@ class _Timeline:
         self.base = 0.0
         self.last: float | None = None
         self.step = 1.0 / FPS
+        self.jumps = 0  # discontinuities inside a connection
         self._restart = False
 
     def restart(self) -> None:
@@ -130,25 +134,46 @@ class _Timeline:
             if candidate is None or not 0 < candidate - self.last <= self.MAX_JUMP_S:
                 self.origin, self.base, self.offset = stamp, base, self.last + self.step
         self._restart = False
-        return self.offset + (stamp - self.origin) * self.base
+        t = self.offset + (stamp - self.origin) * self.base
+        if self.last is not None and not -self.MAX_BACK_S < t - self.last <= self.MAX_JUMP_S:
+            self.origin, self.offset, self.jumps = stamp, self.last + self.step, self.jumps + 1
+            t = self.offset
+        return t
+
+
+def open_early(source: str, timeout_s: float = 10.0) -> Any:
+    """A network stream opened before a slow start-up (loading models), or None.
+
+    The input buffers what arrives meanwhile (FFmpeg's UDP thread reads into its FIFO); opened
+    only after the models, a UDP input misses the sender's first packets, the stream's header and
+    first keyframe among them, and decodes nothing until a later keyframe. None for a pipe or a
+    file (nothing is lost there) and for a stream that does not answer yet (:func:`live_frames`
+    then opens it, with retries)."""
+    if not is_stream_url(source):
+        return None
+    try:
+        return _open(source, timeout_s, 0.0)
+    except (av.FFmpegError, OSError):
+        return None
 
 
 def live_frames(source: str, timeout_s: float = 10.0, retry_s: float = 60.0,
                 follow_idle_s: float = 5.0, notice: Notice = stderr_notice,
-                ) -> Iterator[LiveFrame]:
+                opened: Any = None) -> Iterator[LiveFrame]:
     """Decoded frames of ``source`` in timestamp order, until it ends.
 
     A network source that drops (error, timeout, end of stream) is reopened with back-off
     (0.5 s doubling to 8 s) until it has given no frame for ``retry_s`` seconds; a pipe or a file
     ends at its end (a file that is still written is followed until it stops growing for
     ``follow_idle_s``). Packets that do not decode are skipped and counted in a notice; frames
-    whose timestamp does not advance are dropped.
+    whose timestamp does not advance are dropped. ``opened``: the first connection, from
+    :func:`open_early`.
     """
     state = _State(source, notice)
     delay = 0.5
     while True:
         try:
-            container = _open(source, timeout_s, follow_idle_s)
+            container, opened = opened or _open(source, timeout_s, follow_idle_s), None
         except BallspotError:
             raise
         except (av.FFmpegError, OSError) as exc:
@@ -200,8 +225,12 @@ class _State:
                     self._bad_packet()
                     continue
                 for frame in decoded:
+                    jumps = self.timeline.jumps
                     t = self.timeline.time(frame.pts if frame.pts is not None else frame.dts,
                                            base, nominal)
+                    if self.timeline.jumps > jumps and self.timeline.jumps in (1, 10, 100):
+                        self.notice(f"{self.source}: the timestamps jumped "
+                                    f"({self.timeline.jumps} time(s)); continued one frame on")
                     if self.timeline.last is not None and t <= self.timeline.last:
                         continue
                     self.timeline.last, self.last_frame_at = t, time.monotonic()
