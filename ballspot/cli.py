@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_spot(commands)
     register_visualize(commands)
-    from ballspot.deploy.onnx import register as register_export
+    from ballspot.deploy.command import register as register_export
 
     register_export(commands)
     return parser

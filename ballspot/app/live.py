@@ -187,24 +187,27 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
               out: str | Path | None = None, device: str = "auto", backend: str = "torch",
               params_path: str | Path = "params.yaml", batch_frames: int = 8,
               retry_s: float = 60.0, events: IO[str] | None = None,
-              frames: Any = None) -> LiveStats:
+              frames: Any = None, opened: Any = None) -> LiveStats:
     """Spot ``source`` live until it ends or the run is interrupted; returns what it measured.
 
     ``frames`` (tests, benchmarks): an iterable of :class:`LiveFrame` instead of the source.
+    ``opened``: the source from :func:`open_early`, opened by the caller before its own imports;
+    by default it is opened here, before the models load.
     """
     from ballspot.app.visualize import postprocess_params
     from ballspot.core.allocator import tune_allocator
     from ballspot.core.device import resolve_device
     from ballspot.pipeline.schema import load_checked_params
 
-    params = load_checked_params(params_path) if Path(params_path).is_file() else {}
-    post = postprocess_params(params, params_path)
-    tta = bool((params.get("predict") or {}).get("tta", False))
     if batch_frames < 1:
         raise BallspotError(None, f"--batch-frames must be >= 1, got {batch_frames}")
-    model_dirs = find_model_dirs(list(models) if models else default_model_paths())
-    opened = open_early(source) if frames is None else None  # buffers while the models load
+    if opened is None and frames is None:
+        opened = open_early(source)  # the input buffers while the models load
     try:
+        params = load_checked_params(params_path) if Path(params_path).is_file() else {}
+        model_dirs = find_model_dirs(list(models) if models else default_model_paths())
+        post = postprocess_params(params, params_path)
+        tta = bool((params.get("predict") or {}).get("tta", False))
         tune_allocator()
         members, classes = load_members(model_dirs, resolve_device(device), None, tta,
                                         batch_frames, backend)

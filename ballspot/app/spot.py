@@ -20,20 +20,16 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ballspot.app.ensemble import (
-    FrameResizer,
-    Member,
-    default_model_paths,
-    find_model_dirs,
-    load_members,
-)
 from ballspot.core.errors import BallspotError
 from ballspot.data.resample import iter_resampled, scan_video
 from ballspot.data.soccernet import FPS
+
+if TYPE_CHECKING:  # the ensemble imports torch: only when a command runs (a quick CLI start)
+    from ballspot.app.ensemble import Member
 
 OUTPUTS = ("results_spotting.json", "scores.csv", "raw_predictions.npz", "timeline.png",
            "overlay.mp4")
@@ -43,6 +39,7 @@ def predict_ensemble(members: Sequence[Member], frames: Iterable[tuple[int, np.n
                      num_frames: int, source: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every member's ``(frame_indexes, raw_predictions)`` from one pass over the frames, each
     member seeing them resized to its own training size."""
+    from ballspot.app.ensemble import FrameResizer
     from ballspot.predict.predictor import predict_video_many, prediction_range
 
     for m in members:
@@ -115,6 +112,7 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     import torch
     from tqdm import tqdm
 
+    from ballspot.app.ensemble import default_model_paths, find_model_dirs, load_members
     from ballspot.app.visualize import postprocess_params
     from ballspot.core.allocator import tune_allocator
     from ballspot.core.atomic import staged_outputs
@@ -198,10 +196,14 @@ def _write_scores(path: Path, indexes: np.ndarray, raw: np.ndarray,
 
 def _spot(args: argparse.Namespace) -> None:
     if args.live:
+        from ballspot.live.source import open_early
+
+        opened = open_early(args.video)  # listening before torch and the models load
         from ballspot.app.live import spot_live
 
         stats = spot_live(args.video, args.model, args.out, args.device, args.backend,
-                          batch_frames=args.batch_frames or 8, retry_s=args.retry_s)
+                          batch_frames=args.batch_frames or 8, retry_s=args.retry_s,
+                          opened=opened)
         print(f"spot --live: {stats.events} events in {stats.frames} frames, latency p50 "
               f"{stats.percentile(50):.2f} s p95 {stats.percentile(95):.2f} s (floor "
               f"{stats.floor_s:.2f} s), largest lag {max(stats.max_lag_s, 0.0):.1f} s",
