@@ -35,7 +35,6 @@ from ballspot.live.source import (
     LiveFrame,
     StreamResampler,
     live_frames,
-    open_early,
     stderr_notice,
 )
 from ballspot.predict.postprocess import predictions_to_results, write_results
@@ -191,8 +190,8 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
     """Spot ``source`` live until it ends or the run is interrupted; returns what it measured.
 
     ``frames`` (tests, benchmarks): an iterable of :class:`LiveFrame` instead of the source.
-    ``opened``: the source from :func:`open_early`, opened by the caller before its own imports;
-    by default it is opened here, before the models load.
+    ``opened``: the source from :func:`open_early`, opened by the caller before its imports and
+    the models (a UDP input buffers meanwhile); None: opened once the models are loaded.
     """
     from ballspot.app.visualize import postprocess_params
     from ballspot.core.allocator import tune_allocator
@@ -201,8 +200,6 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
 
     if batch_frames < 1:
         raise BallspotError(None, f"--batch-frames must be >= 1, got {batch_frames}")
-    if opened is None and frames is None:
-        opened = open_early(source)  # the input buffers while the models load
     try:
         params = load_checked_params(params_path) if Path(params_path).is_file() else {}
         model_dirs = find_model_dirs(list(models) if models else default_model_paths())

@@ -126,17 +126,18 @@ class _Timeline:
             self.step = 1.0 / nominal
         if stamp is None:  # no timestamps at all: frames one by one
             return 0.0 if self.last is None else self.last + self.step
+        restart, self._restart = self._restart, False
         if self.origin is None:
             self.origin, self.base = stamp, base
-        elif self._restart or base != self.base:
-            candidate = self.offset + (stamp - self.origin) * self.base if base == self.base \
-                else None
-            if candidate is None or not 0 < candidate - self.last <= self.MAX_JUMP_S:
-                self.origin, self.base, self.offset = stamp, base, self.last + self.step
-        self._restart = False
+        elif base != self.base:  # another clock: one frame on
+            self.origin, self.base, self.offset = stamp, base, self.last + self.step
         t = self.offset + (stamp - self.origin) * self.base
-        if self.last is not None and not -self.MAX_BACK_S < t - self.last <= self.MAX_JUMP_S:
-            self.origin, self.offset, self.jumps = stamp, self.last + self.step, self.jumps + 1
+        # a new connection must move on; inside one, a step back under MAX_BACK_S is a repeat
+        low = 0.0 if restart else -self.MAX_BACK_S
+        if self.last is not None and not low < t - self.last <= self.MAX_JUMP_S:
+            self.origin, self.offset = stamp, self.last + self.step
+            if not restart:
+                self.jumps += 1
             t = self.offset
         return t
 
@@ -173,7 +174,8 @@ def live_frames(source: str, timeout_s: float = 10.0, retry_s: float = 60.0,
     delay = 0.5
     while True:
         try:
-            container, opened = opened or _open(source, timeout_s, follow_idle_s), None
+            container = opened if opened is not None else _open(source, timeout_s, follow_idle_s)
+            opened = None
         except BallspotError:
             raise
         except (av.FFmpegError, OSError) as exc:
@@ -228,7 +230,7 @@ class _State:
                     jumps = self.timeline.jumps
                     t = self.timeline.time(frame.pts if frame.pts is not None else frame.dts,
                                            base, nominal)
-                    if self.timeline.jumps > jumps and self.timeline.jumps in (1, 10, 100):
+                    if self.timeline.jumps > jumps and _worth_telling(self.timeline.jumps):
                         self.notice(f"{self.source}: the timestamps jumped "
                                     f"({self.timeline.jumps} time(s)); continued one frame on")
                     if self.timeline.last is not None and t <= self.timeline.last:
@@ -244,8 +246,13 @@ class _State:
 
     def _bad_packet(self) -> None:
         self.bad += 1
-        if self.bad in (1, 10, 100) or self.bad % 1000 == 0:
+        if _worth_telling(self.bad):
             self.notice(f"{self.source}: {self.bad} packet(s) did not decode; skipped")
+
+
+def _worth_telling(count: int) -> bool:
+    """Whether a running count of skipped things gets a notice: 1, 10, 100, then every 1000."""
+    return count in (1, 10, 100) or count % 1000 == 0
 
 
 def _first_line(exc: BaseException) -> str:
