@@ -18,8 +18,10 @@ import time
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,9 +34,12 @@ from ballspot.data.download import (
     _MaskedStream,
     download_action_dataset,
     download_ball_dataset,
+    download_dir,
+    forget_bad_file,
     safe_extract,
 )
 from ballspot.data.soccernet import DatasetSpec, read_labels
+from tests.videos import make_index_video
 
 SECRET = "nda-S3cr3t-7f2c"  # the NDA password the share accepts
 WRONG = "wr0ng-Guess-91ab"
@@ -158,19 +163,33 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _split_zip(games: tuple[str, ...], labelled: bool) -> bytes:
+@cache
+def _video(tag: str) -> bytes:
+    """A real 25 fps video of 8 frames whose pixels depend on ``tag`` (probing needs one)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "v.mkv"
+        make_index_video(path, 8, 32, 32, seed=zlib.crc32(tag.encode()) % 1000)
+        return path.read_bytes()
+
+
+def _split_zip(games: tuple[str, ...], labelled: bool, bad: str | None = None) -> bytes:
     entries = {}
     for game in games:
         for half in (1, 2):
-            entries[f"{game}/{half}_224p.mkv"] = f"video {game} {half}".encode()
+            name = f"{game}/{half}_224p.mkv"
+            entries[name] = b"not a video" if name == bad else _video(f"video {game} {half}")
         if labelled:
             entries[f"{game}/Labels-ball.json"] = _labels(game)
     return _zip(entries)
 
 
-def _ball_share(password: str = SECRET, skip: str | None = None) -> dict[str, Share]:
+def _ball_share(password: str = SECRET, skip: str | None = None,
+                bad_test_video: str | None = None) -> dict[str, Share]:
     files = {"train.zip": _split_zip(TRAIN, True), "valid.zip": _split_zip(VALID, True),
-             "test.zip": _split_zip(TEST, True), "challenge.zip": _split_zip(CHALLENGE, False)}
+             "test.zip": _split_zip(TEST, True, bad_test_video),
+             "challenge.zip": _split_zip(CHALLENGE, False)}
     if skip:  # a game left out of its zip, as if the params named a game the zips lack
         files["train.zip"] = _split_zip(tuple(g for g in TRAIN if g != skip), True)
     return {BALL_SHARE: Share(password, files)}
@@ -198,21 +217,26 @@ def test_ball_download_from_owncloud_share_gives_soccernet_layout(
     spec = _ball_spec(tmp_path / "soccernet")
     opener, timeout = urllib.request._opener, socket.getdefaulttimeout()
     start = time.monotonic()
-    download_ball_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5),
-                          env={"SOCCERNET_PASSWORD": SECRET})
+    keep = download_ball_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5),
+                                 env={"SOCCERNET_PASSWORD": SECRET})
     assert time.monotonic() - start < 10
+    # The files collect beside the dataset root, which the data stage fills in one step.
+    assert keep == download_dir(spec.root) == tmp_path / "soccernet.download"
+    assert not spec.root.exists()
+    spec = replace(spec, root=keep)
     for game in TRAIN + VALID + TEST:
         assert [a.label for a in read_labels(spec.label_path(game))] == ["PASS", "DRIVE"]
     for game in TRAIN + VALID + TEST + CHALLENGE:
         assert spec.find_video(game, 1) == spec.game_dir(game) / "1_224p.mkv"
-        assert spec.find_video(game, 2).read_bytes() == f"video {game} 2".encode()
+        assert spec.find_video(game, 2).read_bytes() == _video(f"video {game} 2")
     assert not spec.label_path(CHALLENGE[0]).exists()
-    # No zips, staging or cache folders left: only the league folder.
-    assert sorted(p.name for p in spec.root.iterdir()) == ["spotting-ball-2023"]
+    # No zips or cache folders left: the league folder and the record of what passed.
+    assert sorted(p.name for p in keep.iterdir()) == [".checked.json", "spotting-ball-2023"]
     assert sorted(p.name for p in spec.task_dir.iterdir()) == ["england_efl"]
-    # Every zip came from the ball share, with the password, through the webdav path.
-    served = sorted(path for path, user, status in stub.requests if status == 200)
-    assert served == [f"{WEBDAV}{s}.zip" for s in ("challenge", "test", "train", "valid")]
+    # Every zip came from the ball share, with the password, through the webdav path, one
+    # split after the other.
+    served = [path for path, user, status in stub.requests if status == 200]
+    assert served == [f"{WEBDAV}{s}.zip" for s in ("train", "valid", "test", "challenge")]
     assert {user for _, user, status in stub.requests if status == 200} == {BALL_SHARE}
     # Analytics never ran; the global state the package touches is restored.
     assert no_analytics_allowed == []
@@ -233,7 +257,7 @@ def test_wrong_password_is_reported_without_output_or_secret(
     assert "$SOCCERNET_PASSWORD" in message and "refused the password" in message
     assert "\n" not in message and WRONG not in message
     assert stub.requests and all(status == 401 for _, _, status in stub.requests)
-    assert not (tmp_path / "soccernet").exists()  # no partial output, not even the root
+    assert list(tmp_path.iterdir()) == []  # nothing was kept: no download folder
     out = capsys.readouterr()
     assert "HTTP Error 401" in out.err  # the package's own report is relayed (masked)
     _assert_secret_nowhere(WRONG, out.out + out.err + message, tmp_path)
@@ -243,11 +267,12 @@ def test_wrong_password_keeps_an_existing_dataset(serve, tmp_path: Path) -> None
     stub = serve(_ball_share())
     spec = _ball_spec(tmp_path / "soccernet")
     config = DownloadConfig(server=stub.url, timeout_s=5, verbose=False)
-    download_ball_dataset(spec, config, env={"SOCCERNET_PASSWORD": SECRET})
+    download_ball_dataset(spec, config, env={"SOCCERNET_PASSWORD": SECRET}).rename(spec.root)
     before = _files_under(spec.root)
     with pytest.raises(BallspotError, match="refused the password"):
         download_ball_dataset(spec, config, env={"SOCCERNET_PASSWORD": WRONG})
     assert _files_under(spec.root) == before
+    assert not download_dir(spec.root).exists()
 
 
 @pytest.mark.parametrize("env", [{}, {"SOCCERNET_PASSWORD": ""}])
@@ -270,6 +295,7 @@ def test_game_missing_from_the_zips_is_named(serve, tmp_path: Path) -> None:
         download_ball_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5, verbose=False),
                               env={"SOCCERNET_PASSWORD": SECRET})
     assert TRAIN[1] in str(info.value) and "missing after download" in str(info.value)
+    assert str(info.value).startswith(str(spec.task_dir / TRAIN[1]))  # the final path
     assert not spec.root.exists()
 
 
@@ -306,7 +332,7 @@ def _action_shares(video_password: str = SECRET) -> dict[str, Share]:
     for game in TRAIN + VALID:
         labels[f"{game}/Labels-v2.json"] = _labels(game)
         for half in (1, 2):
-            videos[f"video_224p/{game}/{half}_224p.mkv"] = f"v2 {game} {half}".encode()
+            videos[f"video_224p/{game}/{half}_224p.mkv"] = _video(f"v2 {game} {half}")
     return {LABELS_SHARE: Share("SoccerNet", labels),
             VIDEO_224P_SHARE: Share(video_password, videos)}
 
@@ -320,9 +346,10 @@ def test_action_download_fetches_labels_and_halves_per_game(
     download_action_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5),
                             env={"SOCCERNET_PASSWORD": SECRET},
                             games={"train": TRAIN, "valid": VALID})
+    spec = replace(spec, root=download_dir(spec.root))
     for game in TRAIN + VALID:
         assert spec.label_path(game).is_file()
-        assert spec.find_video(game, 2).read_bytes() == f"v2 {game} 2".encode()
+        assert spec.find_video(game, 2).read_bytes() == _video(f"v2 {game} 2")
     assert sorted(p.name for p in spec.task_dir.iterdir()) == ["england_efl"]
     assert no_analytics_allowed == []
     out = capsys.readouterr()
@@ -339,7 +366,7 @@ def test_action_download_with_wrong_password_reports_the_password(serve, tmp_pat
     assert "refused the password in $SOCCERNET_PASSWORD" in str(info.value)
     assert WRONG not in str(info.value)
     assert any(status == 200 for _, _, status in stub.requests)  # the labels did come
-    assert not spec.root.exists()
+    assert list(tmp_path.iterdir()) == []  # a game without its videos is not kept
 
 
 def test_huggingface_needs_a_token(tmp_path: Path) -> None:
@@ -369,7 +396,7 @@ def test_huggingface_failure_is_one_line_without_the_token(
     assert "\n" not in str(info.value)
     out = capsys.readouterr()
     _assert_secret_nowhere(token, out.out + out.err + str(info.value), tmp_path)
-    assert not spec.root.exists()
+    assert not spec.root.exists() and not download_dir(spec.root).exists()
 
 
 def test_masked_stream_hides_a_secret_split_across_writes() -> None:
@@ -395,7 +422,7 @@ def test_huggingface_path_passes_the_token_and_unpacks_the_package_game_lists(
 
     def fake_snapshot(repo_id: str, local_dir: str, allow_patterns: list[str], **kwargs) -> str:
         calls.append((repo_id, kwargs.get("token"), sorted(allow_patterns)))
-        (Path(local_dir) / ".cache" / "huggingface").mkdir(parents=True)
+        (Path(local_dir) / ".cache" / "huggingface").mkdir(parents=True, exist_ok=True)
         for pattern in allow_patterns:
             split = pattern.removesuffix(".zip")
             games = tuple(getListGames(split, task="spotting-ball"))
@@ -405,8 +432,9 @@ def test_huggingface_path_passes_the_token_and_unpacks_the_package_game_lists(
     monkeypatch.setattr(sn_downloader, "snapshot_download", fake_snapshot)
     spec = DatasetSpec(root=tmp_path / "soccernet", task="spotting-ball-2023")  # no games listed
     download_ball_dataset(spec, DownloadConfig(source="HuggingFace"), env={"HF_TOKEN": token})
-    assert calls == [("SoccerNet/SN-BAS-2023", token,
-                      ["challenge.zip", "test.zip", "train.zip", "valid.zip"])]
+    assert calls == [("SoccerNet/SN-BAS-2023", token, [f"{split}.zip"])
+                     for split in ("train", "valid", "test", "challenge")]
+    spec = replace(spec, root=download_dir(spec.root))
     games = getListGames("all", task="spotting-ball")
     assert len(games) == 9
     for game in games:
@@ -424,6 +452,102 @@ def test_failure_removes_the_folders_it_created(serve, tmp_path: Path) -> None:
         download_ball_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5, verbose=False),
                               env={"SOCCERNET_PASSWORD": WRONG})
     assert list(tmp_path.iterdir()) == []
+
+
+def _served(stub: OwnCloudStub) -> list[str]:
+    return [path.removeprefix(WEBDAV) for path, _, status in stub.requests if status == 200]
+
+
+def test_a_bad_video_stops_the_download_at_its_split_and_a_rerun_fetches_only_the_rest(
+    serve, tmp_path: Path
+) -> None:
+    bad = f"{TEST[0]}/2_224p.mkv"
+    stub = serve(_ball_share(bad_test_video=bad))
+    spec = _ball_spec(tmp_path / "soccernet")
+    config = DownloadConfig(server=stub.url, timeout_s=5, verbose=False)
+    with pytest.raises(BallspotError) as info:
+        download_ball_dataset(spec, config, env={"SOCCERNET_PASSWORD": SECRET})
+    # named by the path it would have had in the dataset, not by the download folder
+    assert info.value.path == str(spec.task_dir / bad)
+    assert "re-run to fetch it again" in str(info.value) and "\n" not in str(info.value)
+    assert "kept in" in str(info.value)
+    assert _served(stub) == ["train.zip", "valid.zip", "test.zip"]  # challenge never asked for
+    keep = replace(spec, root=download_dir(spec.root))
+    assert keep.find_video(TRAIN[0], 1) is not None and keep.find_video(VALID[0], 2) is not None
+    assert not keep.game_dir(TEST[0]).exists() or not _files_under(keep.game_dir(TEST[0]))
+    assert not spec.root.exists()
+
+    stub.shares.update(_ball_share())  # the share is mended; the next run resumes
+    stub.requests.clear()
+    download_ball_dataset(spec, config, env={"SOCCERNET_PASSWORD": SECRET})
+    assert _served(stub) == ["test.zip", "challenge.zip"]
+    assert keep.find_video(TEST[0], 2).read_bytes() == _video(f"video {TEST[0]} 2")
+
+
+def test_a_zip_cut_short_by_a_killed_run_is_fetched_again(serve, tmp_path: Path) -> None:
+    stub = serve(_ball_share())
+    spec = _ball_spec(tmp_path / "soccernet")
+    whole = stub.shares[BALL_SHARE].files["train.zip"]
+    partial = download_dir(spec.root) / ".zips" / spec.task / "train.zip"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(whole[: len(whole) // 2])  # the package would skip an existing file
+    download_ball_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5, verbose=False),
+                          env={"SOCCERNET_PASSWORD": SECRET})
+    assert "train.zip" in _served(stub)
+    keep = replace(spec, root=download_dir(spec.root))
+    assert keep.find_video(TRAIN[1], 1).read_bytes() == _video(f"video {TRAIN[1]} 1")
+
+
+def test_action_download_keeps_the_good_games_and_resumes(serve, tmp_path: Path) -> None:
+    shares = _action_shares()
+    missing = f"video_224p/{TRAIN[1]}/2_224p.mkv"
+    video = shares[VIDEO_224P_SHARE].files.pop(missing)
+    stub = serve(shares)
+    spec = DatasetSpec(root=tmp_path / "soccernet", task="action-spotting-2023",
+                       label_file="Labels-v2.json")
+    config = DownloadConfig(server=stub.url, timeout_s=5, verbose=False)
+    env = {"SOCCERNET_PASSWORD": SECRET}
+    games = {"train": TRAIN, "valid": VALID}
+    with pytest.raises(BallspotError) as info:
+        download_action_dataset(spec, config, env=env, games=games)
+    assert info.value.path == str(spec.task_dir / TRAIN[1] / "2_224p.mkv")
+    assert "missing after download" in str(info.value) and "kept in" in str(info.value)
+    assert not any(VALID[0] in path for path in _served(stub))  # stopped at the bad game
+    keep = replace(spec, root=download_dir(spec.root))
+    assert keep.find_video(TRAIN[0], 2) is not None
+
+    shares[VIDEO_224P_SHARE].files[missing] = video
+    # a file of an unfinished game, as a killed run leaves it: fetched again, not trusted
+    keep.game_dir(TRAIN[1]).mkdir(parents=True, exist_ok=True)
+    (keep.game_dir(TRAIN[1]) / "1_224p.mkv").write_bytes(b"cut sh")
+    stub.requests.clear()
+    download_action_dataset(spec, config, env=env, games=games)
+    served = _served(stub)
+    assert served and not any(TRAIN[0] in path for path in served)  # the good game stays
+    assert any(TRAIN[1] in path and path.endswith("1_224p.mkv") for path in served)
+    assert keep.find_video(TRAIN[1], 1).read_bytes() == _video(f"v2 {TRAIN[1]} 1")
+    assert keep.find_video(VALID[0], 2).read_bytes() == _video(f"v2 {VALID[0]} 2")
+
+
+def test_a_file_that_fails_a_later_check_is_removed_and_named_by_its_final_path(
+    serve, tmp_path: Path
+) -> None:
+    stub = serve(_ball_share())
+    spec = _ball_spec(tmp_path / "soccernet")
+    keep = download_ball_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5,
+                                                      verbose=False),
+                                 env={"SOCCERNET_PASSWORD": SECRET})
+    bad = replace(spec, root=keep).find_video(VALID[0], 1)
+    error = forget_bad_file(BallspotError(bad, "frame 3 of 8 does not decode"), keep, spec.root)
+    assert error.path == str(spec.task_dir / VALID[0] / "1_224p.mkv")
+    assert error.problem.startswith("frame 3 of 8 does not decode; removed it")
+    assert not bad.exists()  # with the rest of valid.zip, fetched again by the next run
+    stub.requests.clear()
+    download_ball_dataset(spec, DownloadConfig(server=stub.url, timeout_s=5, verbose=False),
+                          env={"SOCCERNET_PASSWORD": SECRET})
+    assert _served(stub) == ["valid.zip"] and bad.is_file()
+    other = BallspotError(tmp_path / "elsewhere.mkv", "no such file")
+    assert forget_bad_file(other, keep, spec.root) is other
 
 
 # --- safe_extract -----------------------------------------------------------------------------

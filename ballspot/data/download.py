@@ -15,8 +15,14 @@ password shows up as missing files, which we detect and report. It also sends a 
 event after each file, through ``requests`` with no timeout; we disable that for the duration of
 the call, and bound every socket operation with ``DownloadConfig.timeout_s``.
 
-Output is all-or-nothing: everything is downloaded, unzipped and verified in a hidden temporary
-folder beside the target, which replaces the target only on success.
+Downloads fail early and keep what is good. Files collect in a download folder beside the
+dataset root (``data/soccernet.download`` for ``data/soccernet``): the ball zips one split at a
+time, the action data one game at a time, and every video is probed as soon as it has arrived,
+before anything more is asked for. What passed is recorded there and kept when a run fails, so
+the next run fetches only what is missing or was bad (a file cut short by a killed run is fetched
+again). Errors name the path a file will have in the dataset, not the download folder. The data
+stage then decodes everything there and moves it into place in one step
+(:mod:`ballspot.pipeline.preparation`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import json
 import os
 import shutil
 import socket
@@ -34,13 +41,13 @@ import urllib.error
 import urllib.request
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
-from ballspot.core.atomic import atomic_dir
+from ballspot.core.atomic import write_json
 from ballspot.core.errors import BallspotError
 from ballspot.data.soccernet import VIDEO_EXTS, DatasetSpec
 
@@ -386,15 +393,177 @@ def _translate_errors(config: DownloadConfig, stream: _MaskedStream, where: Path
 
 
 def _missing_message(
-    config: DownloadConfig, stream: _MaskedStream, missing: list[str], staging: Path
+    config: DownloadConfig, stream: _MaskedStream | None, missing: list[str], staging: Path
 ) -> str:
-    if stream.refused():
+    if stream is not None and stream.refused():
         return _refused_message(config)
-    errors = stream.http_errors()
+    errors = [] if stream is None else stream.http_errors()
     found = sorted(p.name for p in staging.iterdir()) if staging.is_dir() else []
     detail = f"; the server said {errors[-1]!r}" if errors else ""
     return (f"{len(missing)} expected file(s) missing after download{detail} "
             f"(top-level entries found: {found[:5]})")
+
+
+# ---------------------------------------------------------------------------------------------
+# What has arrived and passed its check: kept across runs
+
+
+def download_dir(root: str | Path) -> Path:
+    """Where a download collects its files (``<root>.download`` beside the dataset root): they
+    stay there across failed runs, so a re-run fetches only what is missing or was bad."""
+    root = Path(root)
+    return root.parent / f"{root.name}.download"
+
+
+class _Kept:
+    """The downloaded files that passed their check, by unit (a split's zip, an action game).
+
+    The record (``.checked.json`` in the download folder) is rewritten atomically after each
+    unit, so a killed run keeps every unit checked before it; a unit's files that are on disk
+    but not recorded (a download cut short) are fetched again.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / ".checked.json"
+        self.units: dict[str, list[str]] = {}
+        if self.path.is_file():
+            try:
+                self.units = {str(k): [str(f) for f in v]
+                              for k, v in json.loads(self.path.read_text()).items()}
+            except (ValueError, AttributeError, TypeError):
+                self.units = {}  # an unreadable record: everything is checked again
+
+    def has(self, unit: str) -> bool:
+        files = self.units.get(unit)
+        return files is not None and all((self.folder / f).is_file() for f in files)
+
+    def add(self, unit: str, files: Sequence[Path]) -> None:
+        self.units[unit] = sorted(p.relative_to(self.folder).as_posix() for p in files)
+        self._save()
+
+    def drop(self, unit: str) -> None:
+        """Forget ``unit`` and delete its files (a bad one among them)."""
+        for name in self.units.pop(unit, []):
+            (self.folder / name).unlink(missing_ok=True)
+        self._save()
+
+    def unit_of(self, path: Path) -> str | None:
+        """The unit that recorded ``path`` (a file in the download folder), if any."""
+        try:
+            rel = Path(path).resolve().relative_to(self.folder.resolve()).as_posix()
+        except ValueError:
+            return None
+        return next((unit for unit, files in self.units.items() if rel in files), None)
+
+    def _save(self) -> None:
+        write_json(self.path, self.units)
+
+    def summary(self) -> str:
+        count = sum(len(files) for files in self.units.values())
+        if not count:
+            return "nothing arrived whole before it"
+        return f"{count} checked file(s) kept in {self.folder} for the next run"
+
+
+def forget_bad_file(exc: BallspotError, keep: Path, root: Path) -> BallspotError:
+    """A later check (the data stage's full decode) found a bad file in the download folder
+    ``keep``: delete it with the rest of its unit, so the next run fetches them again, and name
+    the path it would have had in the dataset ``root``."""
+    kept = _Kept(keep)
+    unit = None if exc.path is None else kept.unit_of(Path(exc.path))
+    if unit is None:
+        return exc
+    final = root / Path(exc.path).resolve().relative_to(keep.resolve())
+    kept.drop(unit)
+    return BallspotError(final, f"{exc.problem}; removed it, re-run to fetch it again "
+                                f"({kept.summary()})")
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The topmost ancestor of ``path`` (or itself) that does not exist yet."""
+    missing = None
+    for candidate in [path, *path.parents]:
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _remove_if_empty(folder: Path, created: Path | None) -> None:
+    """After a failure: remove the download folder (and the parents this run created for it)
+    if no checked file is kept in it."""
+    kept = _Kept(folder)
+    if kept.units and any(kept.has(unit) for unit in kept.units):
+        return
+    shutil.rmtree(created or folder, ignore_errors=True)
+
+
+def _check_arrived(files: Sequence[Path], final_of: Callable[[Path], Path], fps: float,
+                   kept: _Kept) -> None:
+    """Check files as soon as they have arrived: videos are probed (container, stream, frame
+    rate, timestamps), label files must be JSON (their content is the data stage's check). On a
+    bad one every file of the unit is deleted, and the error names the bad file's final path."""
+    from ballspot.data.video import probe_video
+
+    try:
+        for path in files:
+            if path.suffix.lstrip(".") in VIDEO_EXTS:
+                try:
+                    probe_video(path, fps)
+                except BallspotError as exc:
+                    raise BallspotError(final_of(path), exc.problem) from None
+            elif path.suffix == ".json":
+                try:
+                    json.loads(path.read_bytes())
+                except (ValueError, OSError) as exc:
+                    raise BallspotError(final_of(path), f"not a JSON label file "
+                                                        f"({type(exc).__name__})") from None
+    except BallspotError as exc:
+        for path in files:
+            path.unlink(missing_ok=True)
+        raise BallspotError(exc.path, f"{exc.problem}; removed it, re-run to fetch it again "
+                                      f"({kept.summary()})") from None
+
+
+def _usable_zip(path: Path) -> bool:
+    """Whether ``path`` is a whole zip (a download cut short is not: it is fetched again)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Ball data
+
+
+def _ball_games(spec: DatasetSpec, config: DownloadConfig) -> tuple[list[str], list[str]]:
+    """(labelled, unlabelled) games to verify: the params' games, else the package's lists."""
+    labelled = list(spec.labelled_games)
+    unlabelled = list(spec.challenge) if "challenge" in config.splits else []
+    if labelled or unlabelled:
+        return labelled, unlabelled
+    from SoccerNet.utils import getListGames
+
+    labelled = [g for s in config.splits if s != "challenge"
+                for g in getListGames(s, task="spotting-ball")]
+    unlabelled = (getListGames("challenge", task="spotting-ball")
+                  if "challenge" in config.splits else [])
+    return labelled, unlabelled
+
+
+def _missing_ball_files(spec: DatasetSpec, local: DatasetSpec, config: DownloadConfig) -> list[str]:
+    labelled, unlabelled = _ball_games(spec, config)
+    missing = []
+    for game in labelled + unlabelled:
+        for half in spec.halves:
+            if local.find_video(game, half) is None:
+                missing.append(f"{game}/{spec.video_stem(half)}.{{{','.join(VIDEO_EXTS)}}}")
+        if game in labelled and not local.label_path(game).is_file():
+            missing.append(f"{game}/{spec.label_file}")
+    return missing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,47 +616,70 @@ def _cleanup_created(created: Path | None) -> None:
 
 
 def download_ball_dataset(
-    spec: DatasetSpec, config: DownloadConfig, env: Mapping[str, str] = os.environ
-) -> None:
-    """Download ``spec.task`` for ``config.splits`` into ``spec.root/spec.task`` and verify it.
+    spec: DatasetSpec, config: DownloadConfig, env: Mapping[str, str] = os.environ,
+    keep: str | Path | None = None,
+) -> Path:
+    """Download ``spec.task`` for ``config.splits`` into ``keep`` (default
+    :func:`download_dir` of ``spec.root``) in the dataset's layout; return ``keep``.
 
-    Every game in ``spec.folds`` and ``spec.challenge`` (if the challenge split is downloaded;
-    the package's ball game lists if the spec names no games) must have its half videos and,
-    if labelled, its label file. Raises :class:`BallspotError` on an unset secret, a refused
-    password or token, an unreachable or silent server, an unsafe or broken zip, or a missing
-    file; the target folder is then left as it was.
+    One split at a time: its zip is fetched, unzipped safely and every video in it probed
+    before the next split is asked for, so a bad file stops the download early. A split that
+    passed in an earlier run is not fetched again; a zip cut short is. Then every game in
+    ``spec.folds`` and ``spec.challenge`` (if the challenge split is downloaded; the package's
+    ball game lists if the spec names no games) must have its half videos and, if labelled, its
+    label file. Errors (:class:`BallspotError`: an unset secret, a refused password or token, an
+    unreachable or silent server, an unsafe or broken zip, a bad or missing file) name the path
+    the file will have in ``spec.root``; what passed stays in ``keep``.
     """
     secret = _secret(config, env)
-    created = _first_missing(spec.root)
+    keep = download_dir(spec.root) if keep is None else Path(keep)
+    created = _first_missing(keep)
+    kept = _Kept(keep)
+    task_dir = keep / spec.task
+    zips_dir = keep / ".zips"
     try:
-        with atomic_dir(spec.task_dir) as staging:
-            zips_dir = staging / ".download"
+        for split in config.splits:
+            unit = f"{spec.task}/{split}.zip"
+            if kept.has(unit):
+                continue
+            zip_path = zips_dir / spec.task / f"{split}.zip"
+            if zip_path.exists() and not _usable_zip(zip_path):
+                zip_path.unlink()  # cut short by a killed run: the package would skip it
             with (_guarded(config, secret) as stream,
-                  _translate_errors(config, stream, spec.task_dir)):
+                  _translate_errors(config, stream, spec.task_dir / f"{split}.zip")):
                 dl = _downloader(zips_dir, config)
                 password = secret if config.source == "EXRCSDrive" else "SoccerNet"
-                dl.downloadDataTask(task=spec.task, split=list(config.splits), password=password,
+                dl.downloadDataTask(task=spec.task, split=[split], password=password,
                                     source=config.source)
-            for split in config.splits:
-                zip_path = zips_dir / spec.task / f"{split}.zip"
-                if not zip_path.is_file():
-                    where = spec.task_dir / f"{split}.zip"
-                    if stream.refused():
-                        raise BallspotError(where, _refused_message(config))
-                    errors = stream.http_errors()
-                    said = f": the server said {errors[-1]!r}" if errors else ""
-                    raise BallspotError(where, f"download failed: {split}.zip not received{said}")
-                safe_extract(zip_path, staging)
+            if not zip_path.is_file():
+                where = spec.task_dir / f"{split}.zip"
+                if stream.refused():
+                    raise BallspotError(where, _refused_message(config))
+                errors = stream.http_errors()
+                said = f": the server said {errors[-1]!r}" if errors else ""
+                raise BallspotError(where, f"download failed: {split}.zip not received{said}")
+            try:
+                files = safe_extract(zip_path, task_dir)
+            except BallspotError as exc:
                 zip_path.unlink()
-            shutil.rmtree(zips_dir)
-            local = dataclasses.replace(spec, root=staging, task=".")
-            missing = _missing_ball_files(spec, local, config)
-            if missing:
-                raise BallspotError(spec.task_dir / missing[0],
-                                    _missing_message(config, stream, missing, staging))
+                raise BallspotError(spec.task_dir / f"{split}.zip",
+                                    f"{exc.problem}; removed it, re-run to fetch it again")\
+                    from None
+            zip_path.unlink()
+            _check_arrived(files, lambda path: spec.task_dir / path.relative_to(task_dir),
+                           spec.fps, kept)
+            kept.add(unit, files)
+        shutil.rmtree(zips_dir, ignore_errors=True)
+        local = dataclasses.replace(spec, root=keep)
+        missing = _missing_ball_files(spec, local, config)
+        if missing:
+            raise BallspotError(spec.task_dir / missing[0],
+                                _missing_message(config, None, missing, task_dir)
+                                + f" ({kept.summary()})")
     except BaseException:
-        _cleanup_created(created)
+        _remove_if_empty(keep, created)
         raise
+    return keep
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,47 +688,70 @@ def download_ball_dataset(
 
 def download_action_dataset(
     spec: DatasetSpec, config: DownloadConfig, env: Mapping[str, str] = os.environ,
-    games: Mapping[str, Sequence[str]] | None = None,
-) -> None:
-    """Download SoccerNet-v2 games (``config.action_files`` each) for ``config.action_splits``.
+    games: Mapping[str, Sequence[str]] | None = None, keep: str | Path | None = None,
+) -> Path:
+    """Download SoccerNet-v2 games (``config.action_files`` each) for ``config.action_splits``
+    into ``keep`` (default :func:`download_dir` of ``spec.root``); return ``keep``.
 
-    Target: ``spec.root / (config.action_task_dir or spec.task)``, games as
+    Target layout: ``keep / (config.action_task_dir or spec.task)``, games as
     ``<league>/<season>/<game>/``. ``games`` maps a split to its games; None = the package's
-    SoccerNet-v2 lists (``getListGames(split, task="spotting")``: 300 train, 100 valid). On
-    EXRCSDrive the labels come from a public share and the videos from the NDA share, so a wrong
-    password leaves the labels and no videos: that is reported as a refused password. Raises
-    :class:`BallspotError` like :func:`download_ball_dataset`; the target is then left as it was.
+    SoccerNet-v2 lists (``getListGames(split, task="spotting")``: 300 train, 100 valid). Each
+    game's videos are probed as soon as it has arrived, and a game that passed in an earlier run
+    is not fetched again. On EXRCSDrive the labels come from a public share and the videos from
+    the NDA share, so a wrong password leaves the labels and no videos: that is reported as a
+    refused password. Raises :class:`BallspotError` like :func:`download_ball_dataset`.
     """
     secret = _secret(config, env)
-    task_dir = spec.root / (config.action_task_dir or spec.task)
+    keep = download_dir(spec.root) if keep is None else Path(keep)
+    task = config.action_task_dir or spec.task
+    final_dir, task_dir = spec.root / task, keep / task
     if games is None:
         from SoccerNet.utils import getListGames
 
         games = {split: getListGames(split, task="spotting") for split in config.action_splits}
-    created = _first_missing(spec.root)
+    created = _first_missing(keep)
+    kept = _Kept(keep)
     try:
-        with atomic_dir(task_dir) as staging:
-            with _guarded(config, secret) as stream, _translate_errors(config, stream, task_dir):
-                dl = _downloader(staging, config)
+        for split in config.action_splits:
+            todo = [g for g in games.get(split, ()) if not kept.has(f"{task}/{g}")]
+            for game in todo:  # files of a game not recorded as checked may be cut short
+                for name in config.action_files:
+                    (task_dir / game / name).unlink(missing_ok=True)
+            if config.source == "HuggingFace" and todo:
+                # One snapshot per (repo, branch) for the whole split, as the package's own
+                # downloadGames does; per-game calls would hit Hub rate limits.
+                with (_guarded(config, secret) as stream,
+                      _translate_errors(config, stream, final_dir)):
+                    _downloader(task_dir, config)._downloadGames_huggingface(
+                        todo, list(config.action_files), split)
+                shutil.rmtree(task_dir / ".cache", ignore_errors=True)  # huggingface_hub's
+            for game in todo:
                 if config.source == "EXRCSDrive":
-                    dl.password = secret
-                for split in config.action_splits:
-                    split_games = list(games.get(split, ()))
-                    if config.source == "HuggingFace":
-                        # One snapshot per (repo, branch) for the whole split, as the package's
-                        # own downloadGames does; per-game calls would hit Hub rate limits.
-                        dl._downloadGames_huggingface(split_games, list(config.action_files), split)
-                        continue
-                    for game in split_games:
+                    with (_guarded(config, secret) as stream,
+                          _translate_errors(config, stream, final_dir / game)):
+                        dl = _downloader(task_dir, config)
+                        dl.password = secret
                         dl.downloadGame(game=game, files=list(config.action_files), spl=split,
                                         source=config.source)
-            missing = [f"{game}/{name}" for split in config.action_splits
-                       for game in games.get(split, ()) for name in config.action_files
-                       if not (staging / game / name).is_file()]
-            shutil.rmtree(staging / ".cache", ignore_errors=True)  # huggingface_hub metadata
-            if missing:
-                raise BallspotError(task_dir / missing[0],
-                                    _missing_message(config, stream, missing, staging))
+                _check_action_game(spec, config, task, game, kept, stream)
     except BaseException:
-        _cleanup_created(created)
+        _remove_if_empty(keep, created)
         raise
+    return keep
+
+
+def _check_action_game(spec: DatasetSpec, config: DownloadConfig, task: str, game: str,
+                       kept: _Kept, stream: _MaskedStream) -> None:
+    """Record a game that has arrived whole and whose videos probe; else a one-line error."""
+    unit = f"{task}/{game}"
+    folder, final = kept.folder / task / game, spec.root / task / game
+    missing = [name for name in config.action_files if not (folder / name).is_file()]
+    if missing:
+        for name in config.action_files:
+            (folder / name).unlink(missing_ok=True)
+        raise BallspotError(final / missing[0], _missing_message(
+            config, stream, [f"{game}/{name}" for name in missing], kept.folder / task)
+            + f" ({kept.summary()})")
+    files = [folder / name for name in config.action_files]
+    _check_arrived(files, lambda path: final / path.name, spec.fps, kept)
+    kept.add(unit, files)

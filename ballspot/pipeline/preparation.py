@@ -43,31 +43,55 @@ def prepare_data(params: Mapping[str, Any], progress: bool = True) -> dict[str, 
         raise BallspotError("params.yaml", "dataset.root and action_dataset.root must be equal")
     games_action = action_games(params)
     hidden = Path(data["hidden_labels"])
-    with atomic_dir(spec.root) as tmp_root, atomic_dir(hidden) as tmp_hidden:
-        tmp_spec, tmp_action = replace(spec, root=tmp_root), replace(action_spec, root=tmp_root)
-        if source == "synthetic":
+    workers = int(data.get("workers", 1))
+    if source == "soccernet":
+        summary = _download(spec, action_spec, games_action, data, hidden, workers)
+    else:
+        with atomic_dir(spec.root) as tmp_root, atomic_dir(hidden) as tmp_hidden:
             from ballspot.data.synthetic import (
                 SyntheticConfig,
                 generate_action_dataset,
                 generate_ball_dataset,
             )
 
+            tmp_spec, tmp_action = replace(spec, root=tmp_root), replace(action_spec, root=tmp_root)
             config = SyntheticConfig.from_params(data["synthetic"])
-            workers = int(data.get("workers", 1))
             generate_ball_dataset(tmp_spec, tmp_hidden, config, progress, workers)
             generate_action_dataset(tmp_action, games_action, config, progress, workers)
-        else:
-            from ballspot.data.download import (
-                DownloadConfig,
-                download_action_dataset,
-                download_ball_dataset,
-            )
-
-            config = DownloadConfig.from_params(data["download"])
-            download_ball_dataset(tmp_spec, config)
-            download_action_dataset(tmp_action, config)
-        summary = {"source": source, **verify_dataset(tmp_spec, tmp_action, games_action,
-                                                       int(data.get("workers", 1)))}
+            summary = {"source": source, **verify_dataset(tmp_spec, tmp_action, games_action,
+                                                           workers)}
     if data.get("summary"):
         write_json(data["summary"], summary)
+    return summary
+
+
+def _download(spec: DatasetSpec, action_spec: DatasetSpec, games_action: list[str],
+              data: Mapping[str, Any], hidden: Path, workers: int) -> dict[str, Any]:
+    """The official data: fetched into the download folder beside the dataset root (which keeps
+    every checked file across failed runs), decoded there, then moved into place at once."""
+    import shutil
+
+    from ballspot.data.download import (
+        DownloadConfig,
+        download_action_dataset,
+        download_ball_dataset,
+        download_dir,
+        forget_bad_file,
+    )
+
+    config = DownloadConfig.from_params(data["download"])
+    action_task = config.action_task_dir or action_spec.task
+    keep = download_ball_dataset(spec, config)
+    download_action_dataset(action_spec, config, keep=keep)
+    kept_spec, kept_action = replace(spec, root=keep), replace(action_spec, root=keep)
+    try:
+        summary = {"source": "soccernet",
+                   **verify_dataset(kept_spec, kept_action, games_action, workers)}
+    except BallspotError as exc:
+        raise forget_bad_file(exc, keep, spec.root) from None
+    with atomic_dir(spec.root) as tmp_root, atomic_dir(hidden):
+        for task in dict.fromkeys((spec.task, action_task)):
+            if (keep / task).is_dir():
+                (keep / task).rename(tmp_root / task)
+    shutil.rmtree(download_dir(spec.root), ignore_errors=True)
     return summary
