@@ -22,6 +22,15 @@ class BallspotError(Exception):
         return (type(self), (self.path, self.problem))
 
 
+def first_line(exc: BaseException | str, limit: int = 120) -> str:
+    """The first line of an exception's message (its type's name if it has none; "" for empty
+    text), at most ``limit`` characters: what a one-line error quotes of a library's message."""
+    text = (exc if isinstance(exc, str) else str(exc)).strip()
+    if not text:
+        return "" if isinstance(exc, str) else type(exc).__name__
+    return text.splitlines()[0][:limit]
+
+
 def print_error(exc: BallspotError) -> None:
     """The one line every entry point (CLI, DVC stage) prints for a user error, on stderr."""
     print(f"ballspot: error: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ballspot.core.errors import BallspotError
+from ballspot.core.errors import BallspotError, first_line
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
@@ -19,7 +19,7 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     try:
         params = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise BallspotError(path, f"malformed YAML ({str(exc).splitlines()[0]})") from None
+        raise BallspotError(path, f"malformed YAML ({first_line(exc)})") from None
     if not isinstance(params, dict):
         raise BallspotError(path, "params must be a mapping of blocks")
     return params

@@ -48,7 +48,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from ballspot.core.atomic import write_json
-from ballspot.core.errors import BallspotError
+from ballspot.core.errors import BallspotError, first_line
 from ballspot.data.soccernet import VIDEO_EXTS, DatasetSpec
 
 SOURCES = ("EXRCSDrive", "HuggingFace")
@@ -387,8 +387,7 @@ def _translate_errors(config: DownloadConfig, stream: _MaskedStream, where: Path
                                    f"({stream.mask(str(exc.reason))})") from None
     except Exception as exc:
         # huggingface_hub errors (offline, gated, hub down) and anything else the package raises.
-        first = stream.mask(str(exc)).strip().splitlines()
-        detail = first[0] if first else type(exc).__name__
+        detail = first_line(stream.mask(str(exc))) or type(exc).__name__
         raise BallspotError(where, f"download failed: {type(exc).__name__}: {detail}") from None
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import av
 import numpy as np
 
-from ballspot.core.errors import BallspotError
+from ballspot.core.errors import BallspotError, first_line
 
 BACKENDS = ("auto", "cpu", "pyav", "opencv", "nvdec")
 # 8-bit formats whose plane 0 is the luma (or gray) plane
@@ -283,10 +283,8 @@ class FrameFetcher(ABC):
             self._next = None
             if hasattr(self, "_frames"):
                 self._frames = None  # the decoder's iterator is broken: seek afresh next time
-            text = str(exc).strip()
-            reason = text.splitlines()[0][:120] if text else type(exc).__name__
             raise BallspotError(self.info.path, f"corrupt video: decoding failed at frame "
-                                                f"{expected} ({reason})") from None
+                                                f"{expected} ({first_line(exc)})") from None
 
     def _check_index(self, index: int) -> int:
         index = int(index)
@@ -526,8 +524,7 @@ def open_fetcher(path: str | Path, backend: str = "auto", expect_fps: float | No
         try:
             return _open_nvdec(scan, gpu_id)
         except Exception as exc:  # noqa: BLE001 - any import/driver/init failure means no NVDEC
-            lines = str(exc).strip().splitlines()
-            reason = lines[0][:120] if lines else type(exc).__name__
+            reason = first_line(exc)
             if backend == "nvdec":
                 raise BallspotError(path, f"NVDEC unavailable ({reason})") from exc
             _notice(f"NVDEC unavailable ({reason}); decoding on the CPU with "

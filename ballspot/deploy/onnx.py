@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from ballspot.core.atomic import atomic_dir
-from ballspot.core.errors import BallspotError
+from ballspot.core.errors import BallspotError, first_line
 from ballspot.model.folder import CONFIG_FILE, load_model_dir
 from ballspot.model.frames import padded_size
 from ballspot.model.stacker import MultiDimStacker
@@ -150,9 +150,9 @@ class OnnxNetwork:
                 self._sessions.append(ort.InferenceSession(
                     str(folder / name), options, providers=["CPUExecutionProvider"]))
             except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise BallspotError(folder / name, f"not a loadable ONNX model "
-                                                   f"({type(exc).__name__}: {first})") from None
+                                                   f"({type(exc).__name__}: "
+                                                   f"{first_line(str(exc))})") from None
 
     @classmethod
     def from_dir(cls, folder: str | Path) -> tuple[OnnxNetwork, dict[str, Any]]:

@@ -21,7 +21,7 @@ from typing import Any
 import av
 import numpy as np
 
-from ballspot.core.errors import BallspotError
+from ballspot.core.errors import BallspotError, first_line
 from ballspot.data.soccernet import FPS
 from ballspot.data.video import luma
 
@@ -180,9 +180,9 @@ def live_frames(source: str, timeout_s: float = 10.0, retry_s: float = 60.0,
             raise
         except (av.FFmpegError, OSError) as exc:
             if not is_stream_url(source):
-                raise BallspotError(source, f"cannot open the stream ({_first_line(exc)})"
+                raise BallspotError(source, f"cannot open the stream ({first_line(exc)})"
                                     ) from None
-            reason = _first_line(exc)
+            reason = first_line(exc)
         else:
             before = state.frames
             reason = yield from state.read(container)
@@ -240,7 +240,7 @@ class _State:
                     yield LiveFrame(t, luma(frame), self.last_frame_at)
             return "end of stream"
         except (av.FFmpegError, OSError) as exc:
-            return _first_line(exc)
+            return first_line(exc)
         finally:
             container.close()
 
@@ -253,11 +253,6 @@ class _State:
 def _worth_telling(count: int) -> bool:
     """Whether a running count of skipped things gets a notice: 1, 10, 100, then every 1000."""
     return count in (1, 10, 100) or count % 1000 == 0
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class StreamResampler:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ballspot.core.allocator import tune_allocator
 from ballspot.core.atomic import atomic_path
-from ballspot.core.errors import BallspotError
+from ballspot.core.errors import BallspotError, first_line
 from ballspot.data.soccernet import HalfVideo
 from ballspot.model.folder import save_model_dir
 from ballspot.model.frames import StackIndexes
@@ -148,9 +148,8 @@ def _resume(run: TrainRun, checkpoint_path: Path) -> tuple[int, list[dict], dict
         try:  # tensors and plain containers only: a planted pickle cannot run code
             state = torch.load(checkpoint_path, map_location=run.device, weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same
-            reason = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else ""
             raise BallspotError(checkpoint_path, "not a checkpoint of tensors only (delete it to "
-                                                 f"start afresh): {reason}") from None
+                                                 f"start afresh): {first_line(exc)}") from None
         if state.get("fingerprint") == run.fingerprint:
             opt = run.opt
             opt.model.load_state_dict(state["model"])
