@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from SoccerNet import Downloader as sn_downloader  # noqa: N813 (the module)
+from videos import make_index_video
 
 from ballspot.core.errors import BallspotError
 from ballspot.data.download import (
@@ -39,7 +40,6 @@ from ballspot.data.download import (
     safe_extract,
 )
 from ballspot.data.soccernet import DatasetSpec, read_labels
-from tests.videos import make_index_video
 
 SECRET = "nda-S3cr3t-7f2c"  # the NDA password the share accepts
 WRONG = "wr0ng-Guess-91ab"

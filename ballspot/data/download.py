@@ -565,55 +565,6 @@ def _missing_ball_files(spec: DatasetSpec, local: DatasetSpec, config: DownloadC
     return missing
 
 
-# ---------------------------------------------------------------------------------------------
-# Ball data
-
-
-def _ball_games(spec: DatasetSpec, config: DownloadConfig) -> tuple[list[str], list[str]]:
-    """(labelled, unlabelled) games to verify: the params' games, else the package's lists."""
-    labelled = list(spec.labelled_games)
-    unlabelled = list(spec.challenge) if "challenge" in config.splits else []
-    if labelled or unlabelled:
-        return labelled, unlabelled
-    from SoccerNet.utils import getListGames
-
-    labelled = [g for s in config.splits if s != "challenge"
-                for g in getListGames(s, task="spotting-ball")]
-    unlabelled = (getListGames("challenge", task="spotting-ball")
-                  if "challenge" in config.splits else [])
-    return labelled, unlabelled
-
-
-def _missing_ball_files(spec: DatasetSpec, local: DatasetSpec, config: DownloadConfig) -> list[str]:
-    labelled, unlabelled = _ball_games(spec, config)
-    missing = []
-    for game in labelled + unlabelled:
-        for half in spec.halves:
-            if local.find_video(game, half) is None:
-                missing.append(f"{game}/{spec.video_stem(half)}.{{{','.join(VIDEO_EXTS)}}}")
-        if game in labelled and not local.label_path(game).is_file():
-            missing.append(f"{game}/{spec.label_file}")
-    return missing
-
-
-def _first_missing(path: Path) -> Path | None:
-    """The topmost ancestor of ``path`` (or itself) that does not exist yet."""
-    missing = None
-    for candidate in [path, *path.parents]:
-        if candidate.exists():
-            break
-        missing = candidate
-    return missing
-
-
-def _cleanup_created(created: Path | None) -> None:
-    """Remove the folders a failed call created, if they hold no file."""
-    if created is None or not created.is_dir():
-        return
-    if not any(p.is_file() or p.is_symlink() for p in created.rglob("*")):
-        shutil.rmtree(created)
-
-
 def download_ball_dataset(
     spec: DatasetSpec, config: DownloadConfig, env: Mapping[str, str] = os.environ,
     keep: str | Path | None = None,
