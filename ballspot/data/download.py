@@ -447,13 +447,21 @@ class _Kept:
             (self.folder / name).unlink(missing_ok=True)
         self._save()
 
-    def unit_of(self, path: Path) -> str | None:
-        """The unit that recorded ``path`` (a file in the download folder), if any."""
+    def unit_of(self, path: Path) -> tuple[str, str] | None:
+        """The unit that recorded ``path`` (a file in the download folder) and the path's name
+        relative to the folder, if any unit did."""
         try:
             rel = Path(path).resolve().relative_to(self.folder.resolve()).as_posix()
         except ValueError:
             return None
-        return next((unit for unit, files in self.units.items() if rel in files), None)
+        unit = next((unit for unit, files in self.units.items() if rel in files), None)
+        return None if unit is None else (unit, rel)
+
+    def refetch_error(self, final: str | Path | None, problem: str) -> BallspotError:
+        """The one-line error for a bad file that was deleted so that the next run fetches it
+        again, with what is kept for that run."""
+        return BallspotError(final, f"{problem}; removed it, re-run to fetch it again "
+                                    f"({self.summary()})")
 
     def _save(self) -> None:
         write_json(self.path, self.units)
@@ -470,13 +478,12 @@ def forget_bad_file(exc: BallspotError, keep: Path, root: Path) -> BallspotError
     ``keep``: delete it with the rest of its unit, so the next run fetches them again, and name
     the path it would have had in the dataset ``root``."""
     kept = _Kept(keep)
-    unit = None if exc.path is None else kept.unit_of(Path(exc.path))
-    if unit is None:
+    found = None if exc.path is None else kept.unit_of(Path(exc.path))
+    if found is None:
         return exc
-    final = root / Path(exc.path).resolve().relative_to(keep.resolve())
+    unit, rel = found
     kept.drop(unit)
-    return BallspotError(final, f"{exc.problem}; removed it, re-run to fetch it again "
-                                f"({kept.summary()})")
+    return kept.refetch_error(root / rel, exc.problem)
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -489,13 +496,11 @@ def _first_missing(path: Path) -> Path | None:
     return missing
 
 
-def _remove_if_empty(folder: Path, created: Path | None) -> None:
+def _remove_if_empty(kept: _Kept, created: Path | None) -> None:
     """After a failure: remove the download folder (and the parents this run created for it)
     if no checked file is kept in it."""
-    kept = _Kept(folder)
-    if kept.units and any(kept.has(unit) for unit in kept.units):
-        return
-    shutil.rmtree(created or folder, ignore_errors=True)
+    if not any(kept.has(unit) for unit in kept.units):
+        shutil.rmtree(created or kept.folder, ignore_errors=True)
 
 
 def _check_arrived(files: Sequence[Path], final_of: Callable[[Path], Path], fps: float,
@@ -521,8 +526,7 @@ def _check_arrived(files: Sequence[Path], final_of: Callable[[Path], Path], fps:
     except BallspotError as exc:
         for path in files:
             path.unlink(missing_ok=True)
-        raise BallspotError(exc.path, f"{exc.problem}; removed it, re-run to fetch it again "
-                                      f"({kept.summary()})") from None
+        raise kept.refetch_error(exc.path, exc.problem) from None
 
 
 def _usable_zip(path: Path) -> bool:
@@ -612,9 +616,7 @@ def download_ball_dataset(
                 files = safe_extract(zip_path, task_dir)
             except BallspotError as exc:
                 zip_path.unlink()
-                raise BallspotError(spec.task_dir / f"{split}.zip",
-                                    f"{exc.problem}; removed it, re-run to fetch it again")\
-                    from None
+                raise kept.refetch_error(spec.task_dir / f"{split}.zip", exc.problem) from None
             zip_path.unlink()
             _check_arrived(files, lambda path: spec.task_dir / path.relative_to(task_dir),
                            spec.fps, kept)
@@ -627,7 +629,7 @@ def download_ball_dataset(
                                 _missing_message(config, None, missing, task_dir)
                                 + f" ({kept.summary()})")
     except BaseException:
-        _remove_if_empty(keep, created)
+        _remove_if_empty(kept, created)
         raise
     return keep
 
@@ -685,7 +687,7 @@ def download_action_dataset(
                                         source=config.source)
                 _check_action_game(spec, config, task, game, kept, stream)
     except BaseException:
-        _remove_if_empty(keep, created)
+        _remove_if_empty(kept, created)
         raise
     return keep
 

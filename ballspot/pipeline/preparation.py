@@ -75,7 +75,6 @@ def _download(spec: DatasetSpec, action_spec: DatasetSpec, games_action: list[st
         DownloadConfig,
         download_action_dataset,
         download_ball_dataset,
-        download_dir,
         forget_bad_file,
     )
 
@@ -93,5 +92,5 @@ def _download(spec: DatasetSpec, action_spec: DatasetSpec, games_action: list[st
         for task in dict.fromkeys((spec.task, action_task)):
             if (keep / task).is_dir():
                 (keep / task).rename(tmp_root / task)
-    shutil.rmtree(download_dir(spec.root), ignore_errors=True)
+    shutil.rmtree(keep, ignore_errors=True)
     return summary
