@@ -64,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("video", nargs="?", default=None,
                       help="video sent in real time (default: the first challenge half)")
     live.add_argument("--model", action="append", default=None,
-                      help="model folder(s) (default: as spot)")
+                      help="model folder(s) (default: as spot --live)")
     live.add_argument("--seconds", type=float, default=60.0, help="seconds of video to send")
-    live.add_argument("--batch-frames", type=int, default=8)
+    live.add_argument("--batch-frames", type=int, default=4)
     live.set_defaults(func=_bench_live)
     from ballspot.bench.train import register as register_bench_train
 

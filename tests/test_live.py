@@ -148,7 +148,7 @@ def _scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def test_a_live_pipe_gives_the_events_of_the_file(model_dir: Path, event_video: Path,
                                                   workdir: Path) -> None:
     offline = spot_video(event_video, [model_dir], workdir / "file", device="cpu",
-                         overlay=False, progress=False)
+                         overlay=False, progress=False, low_latency=True)
     consumer = _live(["-", "--model", str(model_dir), "--out", "live", "--device", "cpu"],
                      workdir, stdin=subprocess.PIPE)
     send_mpegts(event_video, consumer.stdin, realtime=True,

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from imports import REPO
 from videos import CLASSES, event_frames
 
 from ballspot.app.spot import spot_video
@@ -222,6 +223,52 @@ def test_missing_model_and_unwritable_output_are_one_line_errors(
     err = capsys.readouterr().err.strip()
     assert err.startswith("ballspot: error: file/out: cannot write the output folder")
     assert "\n" not in err
+
+
+def test_live_spotting_has_its_own_default_models_and_peak_distance(
+        model_dir: Path, workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    """``spot --live`` and ``spot --low-latency`` take ``spot.live_models`` (S3's folds look 14
+    frames ahead, S4's 32) and ``spot.live_postprocess`` over ``postprocess``; offline keeps both;
+    the dataclass defaults are the shipped ones, so a folder without params.yaml behaves alike."""
+    from ballspot.app.ensemble import spot_setup
+    from ballspot.core.params import load_params
+    from ballspot.predict.defaults import SpotDefaults
+
+    shipped = load_params(REPO / "params.yaml")["spot"]
+    defaults = SpotDefaults()
+    assert [list(defaults.models), list(defaults.live_models), dict(defaults.live_postprocess)] \
+        == [shipped["models"], shipped["live_models"], shipped["live_postprocess"]]
+    for name in ("tuning", "finetune"):
+        shutil.copytree(model_dir, workdir / "models" / name / "fold_0")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    live_dirs, live_post = spot_setup(params, "params.yaml", None, live=True)
+    file_dirs, file_post = spot_setup(params, "params.yaml", None, live=False)
+    assert live_dirs == [Path("models/tuning/fold_0")]
+    assert file_dirs == [Path("models/finetune/fold_0")]
+    assert (file_post.gauss_sigma, file_post.height, file_post.distance) == (2.0, 0.4, 15)
+    assert (live_post.gauss_sigma, live_post.height, live_post.distance) == (2.0, 0.4, 4)
+    # a named model keeps the live post-processing: the latency is in both
+    assert spot_setup(params, "params.yaml", ["models/finetune"], live=True)[1] == live_post
+    # a key that post-processing does not know, or a bad value: one line naming the file
+    params["spot"] = {"live_postprocess": {"distanse": 4}}
+    with pytest.raises(BallspotError, match=r"^params.yaml: bad spot.live_postprocess .*distanse"):
+        spot_setup(params, "params.yaml", None, live=True)
+    params["spot"] = {"live_postprocess": {"distance": 0}}
+    with pytest.raises(BallspotError, match=r"^params.yaml: bad spot.live_postprocess"):
+        spot_setup(params, "params.yaml", None, live=False)
+    params["spot"] = {"live_models": ["models/none"]}
+    with pytest.raises(BallspotError, match="models/none: no model found"):
+        spot_setup(params, "params.yaml", None, live=True)
+    # the file path with --low-latency spots with the live models (one event line names them)
+    video = workdir / "v.mkv"
+    with VideoWriter(video, 96, 64, fps=25) as writer:
+        for frame in event_frames(4.0, 25, 96, 64, [(1.5, "PASS")], seed=0):
+            writer.write(frame)
+    assert main(["spot", str(video), "--low-latency", "--no-overlay", "--device", "cpu",
+                 "--out", "low"]) == 0
+    assert "with 1 model(s) -> low" in capsys.readouterr().err
+    assert spot_video(video, None, "low", device="cpu", overlay=False, progress=False,
+                      low_latency=True).models == [Path("models/tuning/fold_0")]
 
 
 def test_visualize_draws_predictions_and_ground_truth_of_a_dataset_game(workdir: Path) -> None:

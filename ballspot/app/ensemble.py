@@ -4,7 +4,7 @@ ones), the backend that runs them, and each member's frame size, shared by ``spo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,6 @@ import numpy as np
 
 from ballspot.core.errors import BallspotError
 from ballspot.model.folder import MODEL_FILES
-
-DEFAULT_MODELS = (Path("models/finetune"), Path("models/basic"))
 
 
 def _is_model_dir(path: Path) -> bool:
@@ -44,13 +42,17 @@ def find_model_dirs(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def default_model_paths() -> list[Path]:
-    """``models/finetune`` (the pipeline's final fold models) if present, else ``models/basic``."""
-    for path in DEFAULT_MODELS:
-        if path.exists():
-            return [path]
-    raise BallspotError(DEFAULT_MODELS[-1], "no model found (neither models/finetune nor "
-                                            "models/basic; train with dvc repro or pass --model)")
+def spot_setup(params: Mapping[str, Any], source: str | Path,
+               models: Sequence[str | Path] | None, live: bool) -> tuple[list[Path], Any]:
+    """The model folders and post-processing of a spotting run: ``models`` or the ``spot``
+    block's default ones, and the ``postprocess`` block with, for live spotting (``--live``,
+    ``--low-latency``), the block's live overrides."""
+    from ballspot.app.visualize import postprocess_params
+    from ballspot.predict.defaults import SpotDefaults
+
+    defaults = SpotDefaults.from_params(params, source)
+    model_dirs = find_model_dirs(list(models) if models else defaults.model_paths(live))
+    return model_dirs, defaults.postprocess(postprocess_params(params, source), live, source)
 
 
 @dataclass

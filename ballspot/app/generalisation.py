@@ -60,11 +60,13 @@ def score_fresh_games(params: Mapping[str, Any], model_dirs: Sequence[str | Path
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ballspot.app.ensemble import default_model_paths, find_model_dirs
+    from ballspot.app.ensemble import find_model_dirs
     from ballspot.pipeline.schema import load_checked_params
+    from ballspot.predict.defaults import SpotDefaults
 
     params = load_checked_params(args.params)
-    dirs = find_model_dirs(args.model or default_model_paths())
+    dirs = find_model_dirs(args.model or SpotDefaults.from_params(params, args.params)
+                           .model_paths(live=False))
     print(f"generalise: {len(dirs)} models: {', '.join(map(str, dirs))}", file=sys.stderr)
     rows = []
     for seed in args.seed:

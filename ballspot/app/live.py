@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ballspot.app.ensemble import FrameResizer, default_model_paths, find_model_dirs, load_members
+from ballspot.app.ensemble import FrameResizer, load_members, spot_setup
 from ballspot.app.scores import scores_header, scores_rows
 from ballspot.core.errors import BallspotError
 from ballspot.data.soccernet import FPS
@@ -184,7 +184,7 @@ class LiveSpotter:
 
 def spot_live(source: str, models: Sequence[str | Path] | None = None,
               out: str | Path | None = None, device: str = "auto", backend: str = "torch",
-              params_path: str | Path = "params.yaml", batch_frames: int = 8,
+              params_path: str | Path = "params.yaml", batch_frames: int = 4,
               retry_s: float = 60.0, events: IO[str] | None = None,
               frames: Any = None, opened: Any = None) -> LiveStats:
     """Spot ``source`` live until it ends or the run is interrupted; returns what it measured.
@@ -193,7 +193,6 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
     ``opened``: the source from :func:`open_early`, opened by the caller before its imports and
     the models (a UDP input buffers meanwhile); None: opened once the models are loaded.
     """
-    from ballspot.app.visualize import postprocess_params
     from ballspot.core.allocator import tune_allocator
     from ballspot.core.device import resolve_device
     from ballspot.pipeline.schema import load_checked_params
@@ -202,8 +201,7 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
         raise BallspotError(None, f"--batch-frames must be >= 1, got {batch_frames}")
     try:
         params = load_checked_params(params_path) if Path(params_path).is_file() else {}
-        model_dirs = find_model_dirs(list(models) if models else default_model_paths())
-        post = postprocess_params(params, params_path)
+        model_dirs, post = spot_setup(params, params_path, models, live=True)
         tta = bool((params.get("predict") or {}).get("tta", False))
         tune_allocator()
         members, classes = load_members(model_dirs, resolve_device(device), None, tta,

@@ -33,7 +33,7 @@ from ballspot.core.params import load_params
 PROFILES_DIR = "profiles"
 TRAIN_BLOCKS = ("train", "train_basic", "train_action", "train_tuning", "train_finetune")
 # Mappings whose keys are data (fold ids, class names, op names): replaced, never merged.
-REPLACED = ("folds", "action_weights", "shaker", "augment")
+REPLACED = ("folds", "action_weights", "shaker", "augment", "live_postprocess")
 HEADER_TAG = "# profile: "
 
 

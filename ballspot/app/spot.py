@@ -98,22 +98,24 @@ def _nvdec_frames(path: Path, decode: str) -> tuple[Any, int] | None:
 def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
                out: str | Path | None = None, device: str = "auto", overlay: bool = True,
                decode: str = "auto", params_path: str | Path = "params.yaml",
-               progress: bool = True, backend: str = "torch") -> SpotResult:
+               progress: bool = True, backend: str = "torch", low_latency: bool = False
+               ) -> SpotResult:
     """Spot the actions of ``video`` and write the outputs (:data:`OUTPUTS`) into ``out``.
 
     The outputs land together when everything is written; an earlier run's output that this run
     does not write (the overlay under ``overlay=False``) is removed, other files are kept.
 
     ``models``: model directories or folders of ``fold_*`` model directories (default
-    :func:`default_model_paths`); several = the mean of their raw predictions. Post-processing
-    and the predictor's ``tta``/``batch_frames`` come from ``params_path`` if it exists.
+    the ``spot`` block's); several = the mean of their raw predictions. Post-processing and the
+    predictor's ``tta``/``batch_frames`` come from ``params_path`` if it exists.
+    ``low_latency``: the defaults of ``--live`` (:func:`~ballspot.app.ensemble.spot_setup`), so
+    that a file gives the events a live run of it gives.
     ``backend``: ``torch``, or ``onnxruntime`` for ONNX exports (``ballspot export``).
     """
     import torch
     from tqdm import tqdm
 
-    from ballspot.app.ensemble import default_model_paths, find_model_dirs, load_members
-    from ballspot.app.visualize import postprocess_params
+    from ballspot.app.ensemble import load_members, spot_setup
     from ballspot.core.allocator import tune_allocator
     from ballspot.core.atomic import staged_outputs
     from ballspot.core.device import resolve_device
@@ -132,9 +134,8 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     video = Path(video)
     source = scan_video(video)
     params = load_checked_params(params_path) if Path(params_path).is_file() else {}
-    post = postprocess_params(params, params_path)
+    model_dirs, post = spot_setup(params, params_path, models, low_latency)
     predict = params.get("predict") or {}
-    model_dirs = find_model_dirs(list(models) if models else default_model_paths())
     try:
         torch_device = resolve_device(device)
     except RuntimeError as exc:
@@ -202,7 +203,7 @@ def _spot(args: argparse.Namespace) -> None:
         from ballspot.app.live import spot_live
 
         stats = spot_live(args.video, args.model, args.out, args.device, args.backend,
-                          batch_frames=args.batch_frames or 8, retry_s=args.retry_s,
+                          batch_frames=args.batch_frames or 4, retry_s=args.retry_s,
                           opened=opened)
         print(f"spot --live: {stats.events} events in {stats.frames} frames, latency p50 "
               f"{stats.percentile(50):.2f} s p95 {stats.percentile(95):.2f} s (floor "
@@ -210,7 +211,7 @@ def _spot(args: argparse.Namespace) -> None:
               file=sys.stderr)
         return
     result = spot_video(args.video, args.model, args.out, args.device, not args.no_overlay,
-                        args.decode, backend=args.backend)
+                        args.decode, backend=args.backend, low_latency=args.low_latency)
     counts = {c: sum(1 for _, k, _ in result.actions if result.classes[k] == c)
               for c in result.classes}
     summary = ", ".join(f"{c} {n}" for c, n in counts.items())
@@ -228,18 +229,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--live", action="store_true",
                      help="events as JSON lines the moment they are confirmed; results_spotting"
                           ".json and scores.csv in --out grow as they come")
+    cmd.add_argument("--low-latency", action="store_true",
+                     help="a file with the defaults of --live (spot.live_models, "
+                          "spot.live_postprocess): the events a live run of it gives")
     cmd.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
                      help="onnxruntime: run ONNX exports (ballspot export) without PyTorch "
                           "models")
     cmd.add_argument("--batch-frames", type=int, default=None,
-                     help="--live: clips predicted together (default 8: keeps up with the "
-                          "default ensemble at 25 fps on 2 CPU cores; 1: the lowest latency "
-                          "on a faster machine)")
+                     help="--live: clips predicted together (default 4: the default S3 "
+                          "ensemble keeps up at 25 fps on 2 CPU cores with a p95 latency of "
+                          "1.37 s; 8 for a bigger model, 1 or 2 for less latency on a faster "
+                          "machine)")
     cmd.add_argument("--retry-s", type=float, default=60.0,
                      help="--live: give up on a dropped network input after this long")
     cmd.add_argument("--model", action="append", default=None,
                      help="model folder or folder of fold_* models; repeat for an ensemble "
-                          "(default: models/finetune if present, else models/basic)")
+                          "(default: the first of spot.models in params.yaml that exists, "
+                          "models/finetune or models/basic; --live: spot.live_models, "
+                          "models/tuning first)")
     cmd.add_argument("--out", default=None, help="output folder (default spot/<video stem>, "
                                                  "--live: spot/live-<source name>)")
     cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -36,7 +36,7 @@ def default_video(params_path: str | Path = "params.yaml") -> Path:
 
 
 def bench_live(video: str | Path | None = None, models: Sequence[str] | None = None,
-               seconds: float = 60.0, batch_frames: int = 8, out: str | Path | None = None
+               seconds: float = 60.0, batch_frames: int = 4, out: str | Path | None = None
                ) -> dict[str, Any]:
     """Spot ``seconds`` of ``video`` sent in real time; print and return the latencies."""
     video = Path(video) if video else default_video()

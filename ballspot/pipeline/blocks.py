@@ -23,14 +23,15 @@ def schemas() -> dict[tuple[str, ...], type]:
     from ballspot.model.stacker import ModelConfig
     from ballspot.pipeline.evaluation import EvaluateConfig
     from ballspot.pipeline.prediction import PredictConfig
+    from ballspot.predict.defaults import SpotDefaults
     from ballspot.predict.postprocess import PostprocessParams
     from ballspot.train.config import TrainConfig
 
     table: dict[tuple[str, ...], type] = {
         ("dataset",): DatasetSpec, ("action_dataset",): DatasetSpec, ("model",): ModelConfig,
         ("predict",): PredictConfig, ("postprocess",): PostprocessParams,
-        ("evaluate",): EvaluateConfig, ("data", "synthetic"): SyntheticConfig,
-        ("data", "download"): DownloadConfig,
+        ("evaluate",): EvaluateConfig, ("spot",): SpotDefaults,
+        ("data", "synthetic"): SyntheticConfig, ("data", "download"): DownloadConfig,
     }
     table.update({(name,): TrainConfig for name in (SHARED_BLOCK, *TRAIN_STAGES)})
     return table

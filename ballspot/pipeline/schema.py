@@ -87,6 +87,7 @@ RULES: dict[tuple[str, ...], dict[str, Rule]] = {
     },
     ("postprocess",): {"gauss_sigma": _r("float", 1e-6), "height": _r("float", 0, 1),
                        "distance": _r("int", POS)},
+    ("spot",): {"models": _r("strs"), "live_models": _r("strs"), "live_postprocess": _r("map")},
     ("evaluate",): {"metric": _r("str", choices=("at1", "at2", "at3", "at4", "at5", "tight",
                                                 "loose")),
                     "chance_draws": _r("int", NONNEG), "chance_seed": _r("int", NONNEG)},
