@@ -26,9 +26,11 @@ def _bench_predict(args: argparse.Namespace) -> None:
 
 
 def _bench_live(args: argparse.Namespace) -> None:
+    from ballspot.app.live import LIVE_BATCH_FRAMES
     from ballspot.bench.live import bench_live
 
-    bench_live(args.video, args.model, seconds=args.seconds, batch_frames=args.batch_frames)
+    bench_live(args.video, args.model, seconds=args.seconds,
+               batch_frames=args.batch_frames or LIVE_BATCH_FRAMES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--model", action="append", default=None,
                       help="model folder(s) (default: as spot --live)")
     live.add_argument("--seconds", type=float, default=60.0, help="seconds of video to send")
-    live.add_argument("--batch-frames", type=int, default=4)
+    live.add_argument("--batch-frames", type=int, default=None,
+                      help="clips predicted together (default: as spot --live)")
     live.set_defaults(func=_bench_live)
     from ballspot.bench.train import register as register_bench_train
 

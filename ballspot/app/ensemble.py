@@ -7,12 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ballspot.core.errors import BallspotError
 from ballspot.model.folder import MODEL_FILES
+
+if TYPE_CHECKING:  # post-processing (scipy) loads when a command runs, as below
+    from ballspot.predict.postprocess import PostprocessParams
 
 
 def _is_model_dir(path: Path) -> bool:
@@ -43,7 +46,8 @@ def find_model_dirs(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def spot_setup(params: Mapping[str, Any], source: str | Path,
-               models: Sequence[str | Path] | None, live: bool) -> tuple[list[Path], Any]:
+               models: Sequence[str | Path] | None, live: bool
+               ) -> tuple[list[Path], PostprocessParams]:
     """The model folders and post-processing of a spotting run: ``models`` or the ``spot``
     block's default ones, and the ``postprocess`` block with, for live spotting (``--live``,
     ``--low-latency``), the block's live overrides."""

@@ -60,13 +60,11 @@ def score_fresh_games(params: Mapping[str, Any], model_dirs: Sequence[str | Path
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ballspot.app.ensemble import find_model_dirs
+    from ballspot.app.ensemble import spot_setup
     from ballspot.pipeline.schema import load_checked_params
-    from ballspot.predict.defaults import SpotDefaults
 
     params = load_checked_params(args.params)
-    dirs = find_model_dirs(args.model or SpotDefaults.from_params(params, args.params)
-                           .model_paths(live=False))
+    dirs, _ = spot_setup(params, args.params, args.model, live=False)
     print(f"generalise: {len(dirs)} models: {', '.join(map(str, dirs))}", file=sys.stderr)
     rows = []
     for seed in args.seed:

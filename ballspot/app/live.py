@@ -40,6 +40,9 @@ from ballspot.live.source import (
 from ballspot.predict.postprocess import predictions_to_results, write_results
 
 LIVE_OUTPUTS = ("results_spotting.json", "scores.csv")
+# clips predicted together: the default S3 ensemble keeps up at 25 fps on 2 CPU cores with the
+# lowest p95 latency that leaves room (README "Spotting a live feed", the latency table)
+LIVE_BATCH_FRAMES = 4
 STATUS_EVERY_S = 10.0
 
 
@@ -184,7 +187,7 @@ class LiveSpotter:
 
 def spot_live(source: str, models: Sequence[str | Path] | None = None,
               out: str | Path | None = None, device: str = "auto", backend: str = "torch",
-              params_path: str | Path = "params.yaml", batch_frames: int = 4,
+              params_path: str | Path = "params.yaml", batch_frames: int = LIVE_BATCH_FRAMES,
               retry_s: float = 60.0, events: IO[str] | None = None,
               frames: Any = None, opened: Any = None) -> LiveStats:
     """Spot ``source`` live until it ends or the run is interrupted; returns what it measured.

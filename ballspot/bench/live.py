@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ballspot.app.live import spot_live
+from ballspot.app.live import LIVE_BATCH_FRAMES, spot_live
 from ballspot.core.errors import BallspotError
 from ballspot.live.sender import send_mpegts
 from ballspot.live.source import live_frames
@@ -36,8 +36,8 @@ def default_video(params_path: str | Path = "params.yaml") -> Path:
 
 
 def bench_live(video: str | Path | None = None, models: Sequence[str] | None = None,
-               seconds: float = 60.0, batch_frames: int = 4, out: str | Path | None = None
-               ) -> dict[str, Any]:
+               seconds: float = 60.0, batch_frames: int = LIVE_BATCH_FRAMES,
+               out: str | Path | None = None) -> dict[str, Any]:
     """Spot ``seconds`` of ``video`` sent in real time; print and return the latencies."""
     video = Path(video) if video else default_video()
     read_fd, write_fd = os.pipe()
