@@ -30,7 +30,8 @@ def _bench_live(args: argparse.Namespace) -> None:
     from ballspot.bench.live import bench_live
 
     bench_live(args.video, args.model, seconds=args.seconds,
-               batch_frames=args.batch_frames or LIVE_BATCH_FRAMES)
+               batch_frames=LIVE_BATCH_FRAMES if args.batch_frames is None
+               else args.batch_frames)
 
 
 def build_parser() -> argparse.ArgumentParser:

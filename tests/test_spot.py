@@ -271,6 +271,14 @@ def test_live_spotting_has_its_own_default_models_and_peak_distance(
                       low_latency=True).models == [Path("models/tuning/fold_0")]
 
 
+def test_a_live_batch_of_zero_clips_is_a_one_line_error_not_the_default(
+        workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    """``--batch-frames 0`` is refused; only an absent flag means the measured default."""
+    assert main(["spot", "match.mkv", "--live", "--batch-frames", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "--batch-frames must be >= 1, got 0" in err and err.count("\n") == 1
+
+
 def test_visualize_draws_predictions_and_ground_truth_of_a_dataset_game(workdir: Path) -> None:
     spec_block = {"root": "data/soccernet", "task": "ball", "classes": CLASSES, "halves": [1],
                   "resolution": "224p", "folds": {"0": [GAME]}}

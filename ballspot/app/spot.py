@@ -203,7 +203,8 @@ def _spot(args: argparse.Namespace) -> None:
         from ballspot.app.live import LIVE_BATCH_FRAMES, spot_live
 
         stats = spot_live(args.video, args.model, args.out, args.device, args.backend,
-                          batch_frames=args.batch_frames or LIVE_BATCH_FRAMES, retry_s=args.retry_s,
+                          batch_frames=LIVE_BATCH_FRAMES if args.batch_frames is None
+                          else args.batch_frames, retry_s=args.retry_s,
                           opened=opened)
         print(f"spot --live: {stats.events} events in {stats.frames} frames, latency p50 "
               f"{stats.percentile(50):.2f} s p95 {stats.percentile(95):.2f} s (floor "

@@ -5,7 +5,7 @@ post-processing is latency: an event can only be confirmed once the model has se
 after it, the smoothing has them, and no higher peak can follow within the peak distance
 (:func:`ballspot.app.live.latency_floor_frames`). So live spotting has its own models (S3's
 15-frame folds look 14 frames ahead, S4's 32) and its own post-processing overrides (a shorter
-peak distance), measured in the README ("Live spotting").
+peak distance), measured in the README ("Spotting a live feed").
 """
 
 from __future__ import annotations
