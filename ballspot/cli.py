@@ -76,10 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_bench_train(benches)
 
+    from ballspot.app.diagnosis import register as register_diagnose
     from ballspot.app.generalisation import register as register_generalise
     from ballspot.eval.metric import register as register_evaluate
 
     register_evaluate(commands)
+    register_diagnose(commands)
     register_generalise(commands)
     from ballspot.app.profiles import register as register_profile
 

@@ -164,6 +164,29 @@ def test_generalise_scores_the_fold_ensemble_on_games_of_another_seed(project: P
     (project / "generalise.json").unlink()
 
 
+def test_diagnose_sorts_every_peak_and_event_of_the_out_of_fold_predictions(project: Path
+                                                                            ) -> None:
+    out = _run(["ballspot", "diagnose", "--predictions", "data/predictions/finetune/cv",
+                "--output", "diagnosis.json"], project)
+    report = json.loads((project / "diagnosis.json").read_text())
+    (project / "diagnosis.json").unlink()
+    results = [json.loads(p.read_text())["predictions"]
+               for p in (project / "data/results/finetune/cv").rglob("results_spotting.json")]
+    labels = [json.loads((project / "data/soccernet" / tiny_params()["dataset"]["task"] / game
+                          / "Labels-ball.json").read_text())["annotations"]
+              for fold in tiny_params()["dataset"]["folds"].values() for game in fold]
+    for label, row in report["classes"].items():
+        # the same peaks the evaluation stage wrote, each of one kind
+        assert sum(row["peaks"].values()) == sum(
+            1 for game in results for p in game if p["label"] == label), label
+        assert sum(row["events"].values()) == sum(
+            1 for game in labels for a in game if a["label"] == label), label
+        # synthetic games: every peak that is not a true one has a ball state
+        assert sum(row["ball"].values()) == sum(v for k, v in row["peaks"].items()
+                                                if k != "true"), label
+        assert f"{label}: " in out
+
+
 def test_a_change_to_decoding_makes_every_stage_that_decodes_out_of_date(project: Path) -> None:
     video = project / "ballspot/data/video.py"
     original = video.read_text()
