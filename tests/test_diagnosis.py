@@ -54,3 +54,29 @@ def test_ball_state_tells_a_push_a_reception_a_roll_and_a_dribble():
     assert ball_state(roll, far, 30, 25) == "free, steady"
     feet = roll[:, None, :2] + np.array([0.5, 0.0])
     assert ball_state(roll, feet, 30, 25) == "at the feet"
+
+
+def test_diagnose_finds_the_game_of_an_absolute_predictions_folder(tmp_path):
+    from conftest import tiny_params
+
+    from ballspot.app.diagnosis import diagnose
+    from ballspot.data.soccernet import Annotation, DatasetSpec, write_labels
+    from ballspot.predict.postprocess import save_raw_predictions
+
+    params = tiny_params()
+    params["dataset"]["root"] = str(tmp_path / "data")
+    params["data"]["source"] = "soccernet"  # no generator replay
+    spec = DatasetSpec.from_params(params["dataset"])
+    game = spec.folds[0][0]
+    write_labels(spec.label_path(game), game, [Annotation(1, 50, "PASS"),
+                                               Annotation(1, 200, "DRIVE")])
+    raw = np.zeros((300, 2), np.float32)
+    raw[48:53, 0] = 0.9  # a true pass
+    raw[120:125, 0] = 0.8  # a pass where nothing happened
+    raw[195:200, 0] = 0.7  # a pass on the drive
+    save_raw_predictions(tmp_path / "pred" / "fold_0" / game / "1_raw_predictions.npz",
+                         np.arange(300), raw)
+    report = diagnose(params, tmp_path / "pred")  # an absolute path, fold_* inside
+    assert report["classes"]["PASS"]["peaks"] == {TRUE: 1, ELSEWHERE: 1, OTHER_CLASS: 1}
+    assert report["classes"]["PASS"]["events"] == {"found": 1}
+    assert report["classes"]["DRIVE"] == {"events": {"missed": 1}, "peaks": {}, "ball": {}}

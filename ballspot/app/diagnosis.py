@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ballspot.core.errors import BallspotError
+
 TRUE, OTHER_CLASS, NEAR_OWN, ELSEWHERE = "true", "other class", "near own", "elsewhere"
 TOLERANCE_FRAMES = 12  # the at1 metric's reach: half a second either side at 25 fps
 NEAR_FRAMES = 50  # "near own": within 2 s of an event of the peak's class
@@ -75,9 +77,9 @@ def diagnose(params: Mapping[str, Any], predictions: str | Path,
     block, against the dataset's labels. Synthetic games also get the ball state of each peak
     that is not a true one, from a replay of the generator with ``params``' settings.
     """
-    from ballspot.core.errors import BallspotError
     from ballspot.core.formats import RAW_PREDICTIONS
     from ballspot.data.soccernet import DatasetSpec, read_labels
+    from ballspot.data.synthetic.config import REFEREE
     from ballspot.predict.postprocess import (
         PostprocessParams,
         load_raw_predictions,
@@ -109,7 +111,7 @@ def diagnose(params: Mapping[str, Any], predictions: str | Path,
             kind = classify_peak(peak, events, tolerance, near)
             kinds[peak.label][kind] += 1
             if track is not None and kind != TRUE:
-                state = ball_state(track.ball, track.players[:, :_FIELD_PLAYERS], peak.frame,
+                state = ball_state(track.ball, track.players[:, :REFEREE], peak.frame,
                                    track.fps)
                 states[peak.label][f"{kind}: {state}"] += 1
         for c in classes:
@@ -123,18 +125,17 @@ def diagnose(params: Mapping[str, Any], predictions: str | Path,
                             "ball": dict(sorted(states[c].items()))} for c in classes}}
 
 
-_FIELD_PLAYERS = 22  # the simulator's players before the referee
-
 
 def _game_of(path: Path, spec: Any) -> str:
     """The dataset game of a predictions file: the longest tail of its folder that is a game."""
     parts = path.parent.parts
-    for start in range(len(parts)):
+    for start in range(len(parts) - 1, -1, -1):  # the shortest tail first: never the anchor
         game = "/".join(parts[start:])
-        if spec.label_path(game).is_file():
-            return game
-    from ballspot.core.errors import BallspotError
-
+        try:
+            if spec.label_path(game).is_file():
+                return game
+        except BallspotError:  # not a game name (an absolute path's root, say)
+            continue
     raise BallspotError(path, f"no game of {spec.task_dir} matches this file's folder")
 
 
