@@ -125,9 +125,8 @@ def diagnose(params: Mapping[str, Any], predictions: str | Path,
                             "ball": dict(sorted(states[c].items()))} for c in classes}}
 
 
-
 def _game_of(path: Path, spec: Any) -> str:
-    """The dataset game of a predictions file: the longest tail of its folder that is a game."""
+    """The dataset game of a predictions file: the shortest tail of its folder that is a game."""
     parts = path.parent.parts
     for start in range(len(parts) - 1, -1, -1):  # the shortest tail first: never the anchor
         game = "/".join(parts[start:])
