@@ -67,6 +67,20 @@ class ModelConfig:
         return self.num_frames // self.stack_size
 
 
+def _cpu_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in channels-last layout on the CPU (4D or 5D), else as it is.
+
+    oneDNN's backward of a depthwise convolution is 3-4x faster channels-last than in the default
+    layout (measured on the 2-core default: a training step 0.74 s -> 0.34 s); the forward moves
+    in the last float bits only. CUDA keeps its own layout choice; a traced export (ONNX has no
+    layouts) too.
+    """
+    if x.device.type != "cpu" or torch.jit.is_tracing():
+        return x
+    layout = torch.channels_last_3d if x.dim() == 5 else torch.channels_last
+    return x.contiguous(memory_format=layout)
+
+
 class BatchNormAct3d(nn.Module):
     """BatchNorm3d followed by an optional activation."""
 
@@ -174,8 +188,8 @@ class MultiDimStacker(nn.Module):
         if t % self.stack_size:
             raise ValueError(f"{t} frames are not a multiple of stack_size={self.stack_size}")
         stacks = t // self.stack_size
-        features = self.conv2d_encoder(x.reshape(b * stacks, self.stack_size, h, w))[-1]
-        features = self.conv2d_projection(features)
+        stacked = _cpu_channels_last(x.reshape(b * stacks, self.stack_size, h, w))
+        features = self.conv2d_projection(self.conv2d_encoder(stacked)[-1])
         return features.reshape(b, stacks, *features.shape[1:])
 
     def forward_3d(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,8 +198,8 @@ class MultiDimStacker(nn.Module):
         if t != self.num_stacks or c != self.num_3d_features:
             raise ValueError(f"forward_3d expects (B, {self.num_stacks}, {self.num_3d_features}, "
                              f"h, w), got {tuple(x.shape)}")
-        x = self.conv3d_encoder(x.transpose(1, 2)).transpose(1, 2)
-        x = self.conv3d_projection(x.reshape(b * t, c, h, w))
+        x = self.conv3d_encoder(_cpu_channels_last(x.transpose(1, 2))).transpose(1, 2)
+        x = self.conv3d_projection(_cpu_channels_last(x.reshape(b * t, c, h, w)))
         return x.reshape(b, self.num_features, h, w)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
