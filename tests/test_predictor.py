@@ -12,6 +12,7 @@ from ballspot.model.frames import pad_normalize
 from ballspot.model.stacker import ModelConfig, build_model
 from ballspot.predict.predictor import (
     CachedPredictor,
+    centre_grid,
     clip_indexes,
     predict_naive,
     predict_video,
@@ -159,3 +160,42 @@ def test_short_video_gives_no_predictions(model15_float32: torch.nn.Module) -> N
 def test_wrong_clip_length_is_refused(model15_float32: torch.nn.Module) -> None:
     with pytest.raises(ValueError, match="frame_stack_size=33"):
         CachedPredictor(model15_float32, 33, 2)
+
+
+def test_centre_grid_keeps_both_ends() -> None:
+    assert centre_grid(15, 25, 1) is None
+    assert centre_grid(15, 25, 2) == [15, 17, 19, 21, 23, 25]
+    assert centre_grid(15, 24, 2) == [15, 17, 19, 21, 23, 24]  # the last is run, not extrapolated
+    assert centre_grid(15, 15, 3) == [15]
+    assert centre_grid(15, 14, 2) is None  # too short: nothing to run
+
+
+@pytest.mark.parametrize("step", [2, 3])
+def test_centre_step_runs_every_kth_clip_and_interpolates_between(
+        model15: torch.nn.Module, step: int) -> None:
+    frames = random_frames(61, seed=5)
+    full_index, full = predict_video(CachedPredictor(model15, 15, 2, batch_frames=5),
+                                     enumerate(frames), len(frames))
+    calls: list[int] = []
+    original = model15.forward_3d
+    model15.forward_3d = lambda x: (calls.append(x.shape[0]), original(x))[1]
+    try:
+        predictor = CachedPredictor(model15, 15, 2, batch_frames=5, centre_step=step)
+        index, sparse = predict_video(predictor, enumerate(frames), len(frames))
+    finally:
+        del model15.forward_3d
+    np.testing.assert_array_equal(index, full_index)  # every centre, as with step 1
+    grid = centre_grid(int(index[0]), int(index[-1]), step)
+    assert sum(calls) == len(grid) < len(index) / step + 2  # k times fewer clips run
+    run = np.searchsorted(index, grid)
+    np.testing.assert_allclose(sparse[run], full[run], atol=1e-5, rtol=0)  # the run ones: exact
+    for a, b in zip(grid[:-1], grid[1:], strict=True):  # the others: on the line between
+        i, j = np.searchsorted(index, [a, b])
+        w = (index[i:j + 1] - a)[:, None] / (b - a)
+        np.testing.assert_allclose(sparse[i:j + 1], (1 - w) * full[i] + w * full[j], atol=1e-5)
+    assert np.abs(sparse - full).max() > 1e-4  # between them, it is an approximation
+
+
+def test_bad_centre_step_is_refused(model15_float32: torch.nn.Module) -> None:
+    with pytest.raises(ValueError, match="centre_step must be >= 1"):
+        CachedPredictor(model15_float32, 15, 2, centre_step=0)

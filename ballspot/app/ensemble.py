@@ -72,7 +72,7 @@ BACKENDS = ("torch", "onnxruntime")
 
 
 def _load_predictor(model_dir: Path, device: Any, tta: bool, batch_frames: int,
-                    backend: str) -> tuple[Any, dict[str, Any]]:
+                    backend: str, centre_step: int = 1) -> tuple[Any, dict[str, Any]]:
     """The cached predictor of one model folder on ``backend``, with its resolved params."""
     from ballspot.deploy.onnx import OnnxNetwork, is_onnx_dir
     from ballspot.predict.predictor import CachedPredictor
@@ -80,7 +80,7 @@ def _load_predictor(model_dir: Path, device: Any, tta: bool, batch_frames: int,
     if backend == "torch":
         if is_onnx_dir(model_dir) and not (model_dir / MODEL_FILES[0]).is_file():
             raise BallspotError(model_dir, "an ONNX export: use --backend onnxruntime")
-        return CachedPredictor.from_model_dir(model_dir, device, tta, batch_frames)
+        return CachedPredictor.from_model_dir(model_dir, device, tta, batch_frames, centre_step)
     if not is_onnx_dir(model_dir):
         raise BallspotError(model_dir, "not an ONNX export (write one with: ballspot export "
                                        f"{model_dir} --format onnx)")
@@ -88,11 +88,12 @@ def _load_predictor(model_dir: Path, device: Any, tta: bool, batch_frames: int,
     frames = resolved["frames"]
     size = tuple(frames["image_size"]) if frames.get("image_size") else None
     return CachedPredictor(network, frames["frame_stack_size"], frames["frame_stack_step"],
-                           tta=tta, device="cpu", batch_frames=batch_frames, size=size), resolved
+                           tta=tta, device="cpu", batch_frames=batch_frames, size=size,
+                           centre_step=centre_step), resolved
 
 
 def load_members(model_dirs: Sequence[Path], device: Any, frame_size: tuple[int, int] | None,
-                 tta: bool, batch_frames: int, backend: str = "torch"
+                 tta: bool, batch_frames: int, backend: str = "torch", centre_step: int = 1
                  ) -> tuple[list[Member], list[str]]:
     """The ensemble's members and their common classes; ``frame_size`` (W, H) is the size a
     model without ``frames.video_size`` sees (the video's own)."""
@@ -101,7 +102,8 @@ def load_members(model_dirs: Sequence[Path], device: Any, frame_size: tuple[int,
     members, classes = [], None
     for model_dir in model_dirs:
         try:
-            predictor, resolved = _load_predictor(model_dir, device, tta, batch_frames, backend)
+            predictor, resolved = _load_predictor(model_dir, device, tta, batch_frames, backend,
+                                                  centre_step)
         except BallspotError:
             raise
         except Exception as exc:  # noqa: BLE001 - corrupt weights, mismatched tensors, bad YAML

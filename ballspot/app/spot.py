@@ -148,7 +148,8 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
         members, classes = load_members(model_dirs, torch_device, (source.width, source.height),
                                         tta=bool(predict.get("tta", True)),
                                         batch_frames=int(predict.get("batch_frames", 32)),
-                                        backend=backend)
+                                        backend=backend,
+                                        centre_step=int(predict.get("centre_step", 1)))
         nvdec = _nvdec_frames(video, decode)
         if nvdec is not None:
             fetcher, num_frames = nvdec

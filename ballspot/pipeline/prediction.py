@@ -25,6 +25,7 @@ class PredictConfig:
     device: str = "auto"
     tta: bool = False  # horizontal-flip test-time augmentation (the paper's: on; 2x the cost)
     batch_frames: int = 32
+    centre_step: int = 1  # run every k-th centre, interpolate between (1: every frame)
     decode_backend: str = "auto"
     torch_threads: int | None = None
 
@@ -50,7 +51,8 @@ def predict_games(model_dir: str | Path, spec: DatasetSpec, games: Sequence[str]
     if config.torch_threads:
         torch.set_num_threads(int(config.torch_threads))
     predictor, _ = CachedPredictor.from_model_dir(
-        model_dir, device, tta=bool(config.tta), batch_frames=int(config.batch_frames))
+        model_dir, device, tta=bool(config.tta), batch_frames=int(config.batch_frames),
+        centre_step=int(config.centre_step))
     halves = load_games(spec, games, labelled=False)
     with atomic_dir(out_dir) as tmp:
         for half in halves:

@@ -82,6 +82,7 @@ RULES: dict[tuple[str, ...], dict[str, Rule]] = {
     **{(name,): _TRAIN for name in (SHARED_BLOCK, *TRAIN_STAGES)},
     ("predict",): {
         "device": _r("device"), "tta": _r("bool"), "batch_frames": _r("int", POS),
+        "centre_step": _r("int", POS),
         "decode_backend": _r("str", choices=("auto", "cpu", "pyav", "opencv", "nvdec")),
         "torch_threads": _r("int?", POS),
     },

@@ -85,12 +85,14 @@ class CachedPredictor:
     the clip and of its horizontally flipped copy. A PyTorch model is moved to ``device`` and set
     to eval; any other :class:`StackNetwork` (an ONNX export) runs as it is. Frames are uint8
     (H, W) grayscale, processed by :func:`pad_normalize` with ``size`` (W, H) and cast to the
-    network's dtype.
+    network's dtype. ``centre_step`` k > 1 makes :func:`predict_video_many` run the network on
+    every k-th centre only (and the last) and interpolate linearly in between: k times fewer 2D
+    stacks and 3D clips, for scores that the post-processing smooths over several frames anyway.
     """
 
     @classmethod
     def from_model_dir(cls, model_dir: str | Path, device: str | torch.device = "cpu",
-                       tta: bool = False, batch_frames: int = 16
+                       tta: bool = False, batch_frames: int = 16, centre_step: int = 1
                        ) -> tuple[CachedPredictor, dict[str, Any]]:
         """The predictor of a model directory (its frame geometry from ``model.yaml``), with the
         resolved params that built the model."""
@@ -100,15 +102,19 @@ class CachedPredictor:
         frames = resolved["frames"]
         size = tuple(frames["image_size"]) if frames.get("image_size") else None
         return cls(model, frames["frame_stack_size"], frames["frame_stack_step"], tta=tta,
-                   device=device, batch_frames=batch_frames, size=size), resolved
+                   device=device, batch_frames=batch_frames, size=size,
+                   centre_step=centre_step), resolved
 
     def __init__(self, model: MultiDimStacker | StackNetwork, frame_stack_size: int,
                  frame_stack_step: int,
                  tta: bool = False, device: str | torch.device = "cpu", batch_frames: int = 16,
-                 size: tuple[int, int] | None = None) -> None:
+                 size: tuple[int, int] | None = None, centre_step: int = 1) -> None:
         _check_model(model, frame_stack_size)
         if batch_frames < 1:
             raise ValueError(f"batch_frames must be >= 1, got {batch_frames}")
+        if centre_step < 1:
+            raise ValueError(f"centre_step must be >= 1, got {centre_step}")
+        self.centre_step = centre_step
         self.device = torch.device(device)
         self.network: StackNetwork = TorchNetwork(model.to(self.device).eval()) \
             if isinstance(model, torch.nn.Module) else model
@@ -123,8 +129,10 @@ class CachedPredictor:
         self.size = size
         self.reset()
 
-    def reset(self) -> None:
-        """Forget every frame and cached feature (call between videos)."""
+    def reset(self, centres: Iterable[int] | None = None) -> None:
+        """Forget every frame and cached feature (call between videos); then predict only
+        ``centres`` (default: every centre whose clip is complete)."""
+        self._wanted = None if centres is None else set(centres)
         self._frames: dict[int, torch.Tensor] = {}
         # stack tuple -> (views, C, h, w) features; views = 2 with TTA (original, flipped)
         self._features: dict[tuple[int, ...], torch.Tensor] = {}
@@ -145,8 +153,9 @@ class CachedPredictor:
         frame = torch.as_tensor(frame).to(self.device)
         self._frames[index] = pad_normalize(frame, self.size).to(self.dtype)
         centre = index - self.ahead
-        if all(i in self._frames
-               for i in clip_indexes(centre, self.frame_stack_size, self.frame_stack_step)):
+        if (self._wanted is None or centre in self._wanted) and all(
+                i in self._frames
+                for i in clip_indexes(centre, self.frame_stack_size, self.frame_stack_step)):
             self._pending.append(centre)
         if len(self._pending) >= self.batch_frames:
             return self._run()
@@ -206,14 +215,16 @@ def predict_video_many(predictors: Sequence[CachedPredictor],
                        ) -> list[tuple[np.ndarray, np.ndarray]]:
     """:func:`predict_video` for several predictors fed from one pass over the frames (an
     ensemble decodes the video once); ``transforms[k]`` (default none) maps each frame before
-    predictor ``k`` sees it. Returns each predictor's ``(frame_indexes, raw_predictions)``.
+    predictor ``k`` sees it. Returns each predictor's ``(frame_indexes, raw_predictions)``,
+    every centre of its range, interpolated between the run ones for a ``centre_step`` > 1.
     """
     transforms = transforms or [lambda frame: frame] * len(predictors)
     spans = [prediction_range(num_frames, p.frame_stack_size, p.frame_stack_step)
              for p in predictors]
+    grids = [centre_grid(*span, p.centre_step) for p, span in zip(predictors, spans, strict=True)]
     parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in predictors]
-    for predictor in predictors:
-        predictor.reset()
+    for predictor, grid in zip(predictors, grids, strict=True):
+        predictor.reset(grid)
     live = [k for k, (first, last) in enumerate(spans) if last >= first]
     stop = max((spans[k][1] + predictors[k].ahead for k in live), default=-1)
     if live:
@@ -234,12 +245,33 @@ def predict_video_many(predictors: Sequence[CachedPredictor],
         predictor.reset()
         indexes = np.concatenate([p[0] for p in parts[k]])
         predictions = np.concatenate([p[1] for p in parts[k]])
-        if not np.array_equal(indexes, np.arange(first, last + 1)):
-            missing = sorted(set(range(first, last + 1)) - set(indexes.tolist()))
+        grid = np.arange(first, last + 1) if grids[k] is None else np.asarray(grids[k])
+        if not np.array_equal(indexes, grid):
+            missing = sorted(set(grid.tolist()) - set(indexes.tolist()))
             raise BallspotError(source, f"frames missing: no prediction for {len(missing)} of "
-                                        f"{last - first + 1} frames, first {missing[:3]}")
+                                        f"{len(grid)} frames, first {missing[:3]}")
+        if grids[k] is not None:
+            indexes, predictions = interpolate_centres(indexes, predictions, first, last)
         results.append((indexes, predictions.astype(np.float32)))
     return results
+
+
+def centre_grid(first: int, last: int, step: int) -> list[int] | None:
+    """The centres run with ``centre_step`` ``step``: every step-th from ``first``, and ``last``
+    so that nothing is extrapolated; None (every centre) for step 1 or an empty range."""
+    if step == 1 or last < first:
+        return None
+    grid = list(range(first, last + 1, step))
+    return grid if grid[-1] == last else [*grid, last]
+
+
+def interpolate_centres(indexes: np.ndarray, predictions: np.ndarray, first: int, last: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Every centre ``first..last`` from the run ones, linear in between per class."""
+    every = np.arange(first, last + 1)
+    filled = np.stack([np.interp(every, indexes, predictions[:, c])
+                       for c in range(predictions.shape[1])], axis=1)
+    return every.astype(np.int64), filled.astype(np.float32)
 
 
 @torch.inference_mode()
