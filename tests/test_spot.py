@@ -271,6 +271,36 @@ def test_live_spotting_has_its_own_default_models_and_peak_distance(
                       low_latency=True).models == [Path("models/tuning/fold_0")]
 
 
+def test_spot_takes_the_predictor_settings_from_the_predict_block(
+        model_dir: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``predict`` block sets tta, batch_frames and centre_step as the DVC stages read it;
+    without params.yaml the predictor runs with the block's own defaults (no flip, every centre)."""
+    import ballspot.app.ensemble as ensemble
+    from ballspot.pipeline.prediction import PredictConfig
+
+    seen: list[tuple[bool, int, int]] = []
+    load = ensemble.load_members
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append((kwargs["tta"], kwargs["batch_frames"], kwargs["centre_step"]))
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(ensemble, "load_members", recording)
+    video = workdir / "v.mkv"
+    with VideoWriter(video, 96, 64, fps=25) as writer:
+        for frame in event_frames(2.0, 25, 96, 64, [(1.0, "PASS")], seed=0):
+            writer.write(frame)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["predict"] = {"tta": True, "batch_frames": 8, "centre_step": 3}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    spot_video(video, [model_dir], "a", device="cpu", overlay=False, progress=False)
+    (workdir / "params.yaml").unlink()
+    spot_video(video, [model_dir], "b", device="cpu", overlay=False, progress=False)
+    default = PredictConfig()
+    assert seen == [(True, 8, 3), (default.tta, default.batch_frames, default.centre_step)]
+    assert seen[1] == (False, 32, 1)
+
+
 def test_a_live_batch_of_zero_clips_is_a_one_line_error_not_the_default(
         workdir: Path, capsys: pytest.CaptureFixture) -> None:
     """``--batch-frames 0`` is refused; only an absent flag means the measured default."""

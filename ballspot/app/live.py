@@ -198,6 +198,7 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
     """
     from ballspot.core.allocator import tune_allocator
     from ballspot.core.device import resolve_device
+    from ballspot.pipeline.prediction import PredictConfig
     from ballspot.pipeline.schema import load_checked_params
 
     if batch_frames < 1:
@@ -205,7 +206,7 @@ def spot_live(source: str, models: Sequence[str | Path] | None = None,
     try:
         params = load_checked_params(params_path) if Path(params_path).is_file() else {}
         model_dirs, post = spot_setup(params, params_path, models, live=True)
-        tta = bool((params.get("predict") or {}).get("tta", False))
+        tta = PredictConfig.from_params(params.get("predict"), params_path).tta
         tune_allocator()
         members, classes = load_members(model_dirs, resolve_device(device), None, tta,
                                         batch_frames, backend)

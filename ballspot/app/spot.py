@@ -107,7 +107,8 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
 
     ``models``: model directories or folders of ``fold_*`` model directories (default
     the ``spot`` block's); several = the mean of their raw predictions. Post-processing and the
-    predictor's ``tta``/``batch_frames`` come from ``params_path`` if it exists.
+    predictor's ``tta``/``batch_frames``/``centre_step`` come from ``params_path``'s blocks
+    (without the file: :class:`~ballspot.pipeline.prediction.PredictConfig`'s defaults).
     ``low_latency``: the defaults of ``--live`` (:func:`~ballspot.app.ensemble.spot_setup`), so
     that a file gives the events a live run of it gives.
     ``backend``: ``torch``, or ``onnxruntime`` for ONNX exports (``ballspot export``).
@@ -119,6 +120,7 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     from ballspot.core.allocator import tune_allocator
     from ballspot.core.atomic import staged_outputs
     from ballspot.core.device import resolve_device
+    from ballspot.pipeline.prediction import PredictConfig
     from ballspot.pipeline.schema import load_checked_params
     from ballspot.predict.postprocess import (
         blend_raw_predictions,
@@ -135,7 +137,7 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     source = scan_video(video)
     params = load_checked_params(params_path) if Path(params_path).is_file() else {}
     model_dirs, post = spot_setup(params, params_path, models, low_latency)
-    predict = params.get("predict") or {}
+    predict = PredictConfig.from_params(params.get("predict"), params_path)
     try:
         torch_device = resolve_device(device)
     except RuntimeError as exc:
@@ -146,10 +148,8 @@ def spot_video(video: str | Path, models: Sequence[str | Path] | None = None,
     with staged_outputs(out_dir, OUTPUTS) as stage:  # all the outputs, or none
         tune_allocator()
         members, classes = load_members(model_dirs, torch_device, (source.width, source.height),
-                                        tta=bool(predict.get("tta", True)),
-                                        batch_frames=int(predict.get("batch_frames", 32)),
-                                        backend=backend,
-                                        centre_step=int(predict.get("centre_step", 1)))
+                                        tta=predict.tta, batch_frames=predict.batch_frames,
+                                        backend=backend, centre_step=predict.centre_step)
         nvdec = _nvdec_frames(video, decode)
         if nvdec is not None:
             fetcher, num_frames = nvdec
