@@ -255,3 +255,39 @@ def test_pad_normalize_splits_padding_top_and_bottom() -> None:
     assert odd[:, 0].eq(0).all() and odd[:, 6:].eq(0).all()
     with pytest.raises(ValueError, match="do not fit"):
         pad_normalize(frames, (1024, 736))
+
+
+def test_encoder_stops_at_the_level_it_is_read(tmp_path) -> None:
+    """timm builds (and runs) every stage of a features-only encoder; the stacker drops those
+    past ``index_2d_features``: the features are the full encoder's, bit for bit, and a model
+    folder saved with those stages still loads and predicts the same."""
+    from ballspot.model.folder import load_model_dir, save_model_dir
+
+    config = ModelConfig(model_name="tf_mobilenetv3_small_100", index_2d_features=3,
+                         num_3d_features=32, num_3d_stack_proj=48, se_reduce_3d_ratio=8,
+                         num_3d_blocks=1, num_classes=2)
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    full = timm.create_model(config.model_name, pretrained=False, features_only=True,
+                             out_indices=[3], in_chans=config.stack_size).eval()
+    extra = {f"conv2d_encoder.{k}": v for k, v in full.state_dict().items()
+             if k.startswith(("blocks.4.", "blocks.5."))}
+    assert extra and not set(extra) & set(model.state_dict())
+    missing = full.load_state_dict(model.conv2d_encoder.state_dict(), strict=False).missing_keys
+    weights = {key[len("conv2d_encoder."):] for key in extra}
+    assert {key for key in missing if not key.endswith("num_batches_tracked")} \
+        == {key for key in weights if not key.endswith("num_batches_tracked")}
+    assert len(model.conv2d_encoder.blocks) == 4 and len(full.blocks) == 6
+    stacks = torch.rand(2, config.stack_size, 96, 160)
+    with torch.no_grad():
+        assert torch.equal(model.conv2d_encoder(stacks)[-1], full(stacks)[-1])
+    resolved = {"model": config.to_params(), "classes": ["PASS", "DRIVE"],
+                "frames": {"image_size": None, "video_size": [160, 96],
+                           "frame_stack_size": config.num_frames, "frame_stack_step": 2}}
+    save_model_dir(tmp_path / "m", model, resolved)
+    save_file({k: v.contiguous() for k, v in {**model.state_dict(), **extra}.items()},
+              str(tmp_path / "m" / "model.safetensors"))
+    loaded, _ = load_model_dir(tmp_path / "m")
+    clip = torch.rand(1, config.num_frames, 96, 160)
+    with torch.no_grad():
+        assert torch.equal(loaded(clip), model(clip))

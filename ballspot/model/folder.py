@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from ballspot.core.atomic import atomic_path, write_text
 from ballspot.core.errors import BallspotError
-from ballspot.model.stacker import ModelConfig, MultiDimStacker, build_model
+from ballspot.model.stacker import ModelConfig, MultiDimStacker, build_model, without_unread_blocks
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.yaml"
@@ -55,6 +55,7 @@ def load_model_dir(model_dir: str | Path, device: str | torch.device = "cpu"
         state = load_file(str(weights_path))
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types for a bad file
         raise BallspotError(weights_path, f"not a readable safetensors file ({exc})") from None
+    state = without_unread_blocks(model, state)
     mismatch = _first_mismatch(model.state_dict(), state)
     if mismatch:
         raise BallspotError(weights_path, f"the weights do not fit the model that model.yaml "

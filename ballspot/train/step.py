@@ -46,10 +46,8 @@ def _ddp_wrap(model: torch.nn.Module, context: distributed.DistContext, device: 
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    # find_unused_parameters: an encoder read below its last level (index_2d_features) keeps
-    # blocks that get no gradient, which DDP would otherwise refuse at the second step.
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                   else None, find_unused_parameters=True)
+                                   else None)
 
 
 def optimiser_step(step_model: torch.nn.Module, model: torch.nn.Module, ema: ModelEma,
