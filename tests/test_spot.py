@@ -227,9 +227,10 @@ def test_missing_model_and_unwritable_output_are_one_line_errors(
 
 def test_live_spotting_has_its_own_default_models_and_peak_distance(
         model_dir: Path, workdir: Path, capsys: pytest.CaptureFixture) -> None:
-    """``spot --live`` and ``spot --low-latency`` take ``spot.live_models`` (S3's folds look 14
-    frames ahead, S4's 32) and ``spot.live_postprocess`` over ``postprocess``; offline keeps both;
-    the dataclass defaults are the shipped ones, so a folder without params.yaml behaves alike."""
+    """``spot --live`` and ``spot --low-latency`` take ``spot.live_models`` (S1's folds look 14
+    frames ahead, S3's 28, S4's 64) and ``spot.live_postprocess`` over ``postprocess``; offline
+    keeps both; the dataclass defaults are the shipped ones, so a folder without params.yaml
+    behaves alike."""
     from ballspot.app.ensemble import spot_setup
     from ballspot.core.params import load_params
     from ballspot.predict.defaults import SpotDefaults
@@ -238,12 +239,12 @@ def test_live_spotting_has_its_own_default_models_and_peak_distance(
     defaults = SpotDefaults()
     assert [list(defaults.models), list(defaults.live_models), dict(defaults.live_postprocess)] \
         == [shipped["models"], shipped["live_models"], shipped["live_postprocess"]]
-    for name in ("tuning", "finetune"):
+    for name in ("basic", "tuning", "finetune"):
         shutil.copytree(model_dir, workdir / "models" / name / "fold_0")
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     live_dirs, live_post = spot_setup(params, "params.yaml", None, live=True)
     file_dirs, file_post = spot_setup(params, "params.yaml", None, live=False)
-    assert live_dirs == [Path("models/tuning/fold_0")]
+    assert live_dirs == [Path("models/basic/fold_0")]
     assert file_dirs == [Path("models/finetune/fold_0")]
     assert (file_post.gauss_sigma, file_post.height, file_post.distance) == (2.0, 0.4, 15)
     assert (live_post.gauss_sigma, live_post.height, live_post.distance) == (2.0, 0.4, 4)
@@ -268,7 +269,7 @@ def test_live_spotting_has_its_own_default_models_and_peak_distance(
                  "--out", "low"]) == 0
     assert "with 1 model(s) -> low" in capsys.readouterr().err
     assert spot_video(video, None, "low", device="cpu", overlay=False, progress=False,
-                      low_latency=True).models == [Path("models/tuning/fold_0")]
+                      low_latency=True).models == [Path("models/basic/fold_0")]
 
 
 def test_spot_takes_the_predictor_settings_from_the_predict_block(

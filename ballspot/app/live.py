@@ -40,7 +40,7 @@ from ballspot.live.source import (
 from ballspot.predict.postprocess import predictions_to_results, write_results
 
 LIVE_OUTPUTS = ("results_spotting.json", "scores.csv")
-# clips predicted together: the default S3 ensemble keeps up at 25 fps on 2 CPU cores with the
+# clips predicted together: the default S1 ensemble keeps up at 25 fps on 2 CPU cores with the
 # lowest p95 latency that leaves room (README "Spotting a live feed", the latency table)
 LIVE_BATCH_FRAMES = 4
 STATUS_EVERY_S = 10.0

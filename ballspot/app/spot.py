@@ -238,9 +238,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="onnxruntime: run ONNX exports (ballspot export) without PyTorch "
                           "models")
     cmd.add_argument("--batch-frames", type=int, default=None,
-                     help="--live: clips predicted together (default 4: the default S3 "
+                     help="--live: clips predicted together (default 4: the default S1 "
                           "ensemble keeps up at 25 fps on 2 CPU cores with a p95 latency of "
-                          "1.37 s; 8 for a bigger model, 1 or 2 for less latency on a faster "
+                          "1.39 s; 8 for a bigger model, 1 or 2 for less latency on a faster "
                           "machine)")
     cmd.add_argument("--retry-s", type=float, default=60.0,
                      help="--live: give up on a dropped network input after this long")
@@ -248,7 +248,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="model folder or folder of fold_* models; repeat for an ensemble "
                           "(default: the first of spot.models in params.yaml that exists, "
                           "models/finetune or models/basic; --live: spot.live_models, "
-                          "models/tuning first)")
+                          "models/basic first)")
     cmd.add_argument("--out", default=None, help="output folder (default spot/<video stem>, "
                                                  "--live: spot/live-<source name>)")
     cmd.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -3,9 +3,10 @@
 Offline, the best models win (S4's 33-frame folds). Live, every frame of look-ahead and of
 post-processing is latency: an event can only be confirmed once the model has seen the frames
 after it, the smoothing has them, and no higher peak can follow within the peak distance
-(:func:`ballspot.app.live.latency_floor_frames`). So live spotting has its own models (S3's
-15-frame folds look 14 frames ahead, S4's 32) and its own post-processing overrides (a shorter
-peak distance), measured in the README ("Spotting a live feed").
+(:func:`ballspot.app.live.latency_floor_frames`). So live spotting has its own models (S1's
+15-frame folds at every 2nd frame look 14 frames ahead; S3's, at every 4th, 28; S4's 64) and its
+own post-processing overrides (a shorter peak distance), measured in the README ("Spotting a
+live feed").
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class SpotDefaults:
     """The ``spot`` block: model folders (the first that exists is used) and live overrides."""
 
     models: Sequence[str] = ("models/finetune", "models/basic")
-    live_models: Sequence[str] = ("models/tuning", "models/finetune", "models/basic")
+    live_models: Sequence[str] = ("models/basic", "models/tuning", "models/finetune")
     live_postprocess: Mapping[str, Any] = field(default_factory=lambda: {"distance": 4})
 
     @classmethod
