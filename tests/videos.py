@@ -145,7 +145,7 @@ def _train_event_model(root: Path) -> Path:
     # 9 frames, step 1, a 5-frame target window: a clip centred on the event is symmetric
     config = TrainConfig(seed=0, device="cpu", frame_stack_size=9, frame_stack_step=1,
                          max_targets_window_size=5, batch_size=8, base_lr=3e-3, min_base_lr=1e-5,
-                         epochs_warmup=1, epochs_train=12, train_epoch_size=64, ema_decay=0.5,
+                         epochs_warmup=1, epochs_train=16, train_epoch_size=64, ema_decay=0.5,
                          shaker=None, augment={"enabled": False}, num_workers=0, amp=False)
     model = ModelConfig(model_name="mobilenetv3_small_050", num_classes=2, num_frames=9,
                         num_3d_blocks=1, num_3d_features=24, expansion_3d_ratio=2,
