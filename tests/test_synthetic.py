@@ -331,3 +331,23 @@ def test_encoded_bytes_do_not_depend_on_ffmpegs_cpu_specific_code(tmp_path):
                           str(tmp_path / "plain_c.mkv")], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == _render_default_half(tmp_path / "half.mkv")
+
+
+def test_the_drawn_cue_marks_each_event_in_its_class_corner_and_nothing_else():
+    """The learning-curve control: a square in the label's corner for ``cue_frames`` frames."""
+    plain = syn.SyntheticConfig(half_seconds=20.0, noise_sigma=0.0, blur_sigma=0.0)
+    cued = dataclasses.replace(plain, cue_frames=3)
+    track = syn.simulate_half(plain, G2, 1)
+    scene = syn.make_scene(plain, G2, 1)
+    events = {e.frame: e.label for e in track.events}
+    ev_frame, label = next((f, lab) for f, lab in events.items() if f + 3 < track.num_frames)
+    side = 144 // 6
+    corner = (slice(0, side), slice(0, side) if label == "PASS" else slice(256 - side, 256))
+    for f in (ev_frame, ev_frame + 2):
+        assert (syn.render_frame(track, scene, cued, f, 256, 144)[corner] == 255).all()
+    quiet = next(f for f in range(track.num_frames)
+                 if all(not 0 <= f - e < 3 for e in events))
+    assert np.array_equal(syn.render_frame(track, scene, cued, quiet, 256, 144),
+                          syn.render_frame(track, scene, plain, quiet, 256, 144))
+    with pytest.raises(BallspotError, match="cue_frames"):
+        syn.SyntheticConfig(cue_frames=-1)

@@ -99,6 +99,7 @@ RULES: dict[tuple[str, ...], dict[str, Rule]] = {
         "noise_sigma": _r("float", 0), "blur_sigma": _r("float", 0),
         "ball_min_radius_px": _r("float", 0), "view_width_m": _r("pair", 1e-6),
         "camera_lag_s": _r("float", 1e-6), "occlusion": _r("bool"),
+        "cue_frames": _r("int", NONNEG),
         "pass_speed_mps": _r("pair", 1e-6), "drive_speed_mps": _r("pair", 1e-6),
         "pass_share": _r("float", 0, 1), "loft_share": _r("float", 0, 1),
         "roll_decel_mps2": _r("float", 1e-6), "hold_mean_s": _r("float", 0),

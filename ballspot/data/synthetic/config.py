@@ -58,6 +58,9 @@ class SyntheticConfig:
     view_width_m: tuple[float, float] = (30.0, 55.0)  # zoom: horizontal view at the aim point
     camera_lag_s: float = 0.45  # pan time constant: the camera follows the ball late
     occlusion: bool = True  # players nearer the camera may hide the ball
+    # a learning-curve control, never a default: each event drawn as a square in a corner for
+    # this many frames from its frame (0: none), a cue real video lacks
+    cue_frames: int = 0
     # ball dynamics
     pass_speed_mps: tuple[float, float] = (10.0, 25.0)
     drive_speed_mps: tuple[float, float] = (4.0, 8.0)
@@ -88,6 +91,8 @@ class SyntheticConfig:
         for name in ("pass_share", "loft_share", "not_shown_share"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.cue_frames < 0:
+            problems.append(f"cue_frames must be >= 0, got {self.cue_frames}")
         if self.hold_min_s <= 0 or self.hold_mean_s < 0:
             problems.append("hold_min_s must be > 0 and hold_mean_s >= 0")
         if problems:

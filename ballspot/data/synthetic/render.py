@@ -199,6 +199,23 @@ def _draw_lines(img: np.ndarray, view: _View, thick: int) -> None:
         cv2.polylines(img, polys, False, (228, 232, 226), thick, cv2.LINE_AA, 4)
 
 
+# the cue's corner per label (top left, top right; any other label bottom left)
+_CUE_CORNERS = {"PASS": (0, 0), "DRIVE": (1, 0)}
+
+
+def _draw_cue(img: np.ndarray, track: Track, frame: int, frames: int) -> None:
+    """The drawn-cue control: a white square in a label's corner while an event is under
+    ``frames`` frames old, so that a run on such games shows what the recipe learns when the
+    signal is trivial to see."""
+    height, width = img.shape[:2]
+    side = max(4, height // 6)
+    for ev in track.events:
+        if ev.frame <= frame < ev.frame + frames:
+            cu, cv = _CUE_CORNERS.get(ev.label, (0, 1))
+            u, v = cu * (width - side), cv * (height - side)
+            img[v:v + side, u:u + side] = 255
+
+
 def render_frame(track: Track, scene: Scene, config: SyntheticConfig, frame: int, width: int,
                  height: int, draw_ball: bool = True, noise: bool = True) -> np.ndarray:
     """RGB uint8 frame (height, width, 3) of ``track`` at ``frame``."""
@@ -227,6 +244,8 @@ def render_frame(track: Track, scene: Scene, config: SyntheticConfig, frame: int
         u0, v0, h = uv[i, 0], uv[i, 1], heights[i]
         if depth[i] > 1.0 and -h < u0 < width + h and -h < v0 < height + 2 * h:
             _draw_player(img, u0, v0, h, track.phase[frame, i], moving[i], scene.kits[i])
+    if config.cue_frames > 0:
+        _draw_cue(img, track, frame, config.cue_frames)
     if config.blur_sigma > 0:
         img = cv2.GaussianBlur(img, (0, 0), config.blur_sigma)
     if noise and config.noise_sigma > 0:
